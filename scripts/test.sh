@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine (Node, npm packages, Docker and
+# Podman with their API sockets) and runs the whole suite: type-check, unit, integration on both
+# engines. PostgreSQL: BERTH_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh "${BERTH_TEST_ENGINES:-docker,podman}"
+npm test

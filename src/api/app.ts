@@ -1,0 +1,49 @@
+/**
+ * buildApp(deps): the HTTP API, fully wired but not listening. Entry points and tests build it;
+ * every route module is registered explicitly here, with the services it needs as options.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AppError, ErrorResponse } from '../errors.ts';
+import type { ReadinessCheck } from '../readiness.ts';
+import type { RunnersConfig } from '../runners/runner.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { errorHandler } from './error-handler.ts';
+import { healthRoutes } from './routes/health.ts';
+import { runnerRoutes } from './routes/runners.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import { registerSwagger } from './swagger.ts';
+import { createValidatorCompiler } from './validator-compiler.ts';
+
+export interface AppDeps {
+  readonly tasks: TaskService;
+  readonly runners: RunnersConfig;
+  readonly readiness: ReadinessCheck;
+  readonly bodyLimitBytes: number;
+  /** Omitted: no request logging (tests, OpenAPI generation). */
+  readonly logger?: FastifyBaseLogger;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    bodyLimit: deps.bodyLimitBytes,
+    // Fastify's default is no limit: a client trickling a request would hold a socket forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request) => {
+    throw new AppError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`);
+  });
+  app.addSchema(ErrorResponse);
+
+  await registerSwagger(app);
+  await app.register(taskRoutes, { tasks: deps.tasks });
+  await app.register(runnerRoutes, { runners: deps.runners });
+  await app.register(healthRoutes, { readiness: deps.readiness });
+  return app;
+}

@@ -1,0 +1,69 @@
+/**
+ * The one place errors become responses: `{statusCode, code, message, details?}`.
+ * 4xx are the client's business and logged at info; 5xx are ours, logged at error once, here, and
+ * answered with an opaque message.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isAppError, type ErrorDetail, type ErrorResponse } from '../errors.ts';
+
+interface AjvError {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+// PostgreSQL/driver conditions that mean "the database is unreachable", not "the query is wrong".
+const DATABASE_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (isAppError(error)) {
+    const body: ErrorResponse = { statusCode: error.statusCode, code: error.code, message: error.message };
+    if (error.details !== undefined) body.details = [...error.details];
+    return body;
+  }
+  const e = error as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string };
+  if (Array.isArray(e.validation)) {
+    const details = e.validation.map((v) => validationDetail(v, e.validationContext ?? 'body'));
+    return {
+      statusCode: 400,
+      code: 'VALIDATION_FAILED',
+      message: `invalid request: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+      details,
+    };
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { statusCode: 400, code: 'MALFORMED_JSON', message: `malformed JSON body: ${e.message ?? ''}` };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { statusCode: 413, code: 'BODY_TOO_LARGE', message: 'request body is larger than the configured limit (BERTH_BODY_LIMIT)' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type; send application/json' };
+  }
+  if (typeof e.code === 'string' && DATABASE_DOWN.has(e.code)) {
+    return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable; try again shortly' };
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { statusCode: e.statusCode, code: e.code ?? 'BAD_REQUEST', message: e.message ?? 'bad request' };
+  }
+  return { statusCode: 500, code: 'INTERNAL', message: 'internal server error' };
+}
+
+function validationDetail(v: AjvError, context: string): ErrorDetail {
+  const path = `${context}${v.instancePath}`;
+  if (v.keyword === 'additionalProperties') {
+    return { path: `${path}/${String(v.params['additionalProperty'])}`, message: 'unknown field' };
+  }
+  if (v.keyword === 'required') {
+    return { path: `${path}/${String(v.params['missingProperty'])}`, message: 'is required' };
+  }
+  return { path, message: v.message ?? v.keyword };
+}
+
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const body = toErrorResponse(error);
+  if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ code: body.code, message: body.message }, 'request rejected');
+  void reply.status(body.statusCode).type('application/json').send(body);
+}

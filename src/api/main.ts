@@ -1,0 +1,48 @@
+/**
+ * The API process: constructs its collaborators, builds the app and listens.
+ * Returns a handle that stops accepting connections, finishes requests in flight, and closes.
+ */
+import type { Config } from '../config.ts';
+import { createPool } from '../db.ts';
+import type { Logger } from '../logger.ts';
+import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
+import { createReadinessCheck } from '../readiness.ts';
+import type { RunnersConfig } from '../runners/runner.ts';
+import { createTaskService } from '../tasks/task-service.ts';
+import { createDockerEngine } from '../worker/docker-engine.ts';
+import type { Stoppable } from '../worker/main.ts';
+import { buildApp } from './app.ts';
+
+export async function startApiProcess(options: {
+  config: Config;
+  runners: RunnersConfig;
+  databaseUrl: string;
+  logger: Logger;
+}): Promise<Stoppable & { url: string }> {
+  const { config, runners, databaseUrl } = options;
+  const logger = options.logger.child({ process: 'api' });
+  const pool = createPool(databaseUrl, { max: 10, applicationName: 'berth-api' });
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
+  const boss = createBoss(databaseUrl, 'api');
+  boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
+  await boss.start();
+  await ensureQueues(boss);
+  const engine = createDockerEngine({ dockerHost: config.dockerHost });
+  const app = await buildApp({
+    tasks: createTaskService({ pool, queue: createTaskQueue(boss), runners }),
+    runners,
+    readiness: createReadinessCheck({ pool, engine }),
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger,
+  });
+  const url = await app.listen({ port: config.port, host: config.host });
+  return {
+    url,
+    async stop() {
+      await app.close();
+      await boss.stop({ graceful: true, timeout: 5_000 });
+      await pool.end();
+      logger.info('api stopped');
+    },
+  };
+}

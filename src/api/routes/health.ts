@@ -1,0 +1,25 @@
+/**
+ * /healthz: the process is up. /readyz: it can serve (database and container engine reachable).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { ReadinessCheck } from '../../readiness.ts';
+
+const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ readiness: ReadinessCheck }> = async (app, { readiness }) => {
+  app.get('/healthz', {
+    schema: { tags: ['health'], summary: 'Liveness', response: { 200: Status } },
+  }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', {
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness: database and container engine reachable',
+      response: { 200: Status, 503: Type.Ref('ErrorResponse') },
+    },
+  }, async () => {
+    await readiness();
+    return { status: 'ready' };
+  });
+};

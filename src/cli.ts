@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+/**
+ * The `berth` command. The only entry point: reads the environment and the runners file once,
+ * opens the database (embedded when DATABASE_URL is unset), migrates, and starts what was asked.
+ *
+ *   berth serve            the HTTP API
+ *   berth worker           the worker
+ *   berth start            both in one process, for local use
+ *   berth migrate          apply database migrations and exit
+ *   berth config check     validate the runners file and exit
+ *   --config <file>        runners file (default: $BERTH_CONFIG, else ./berth.yaml)
+ */
+import { loadConfig, type Config } from './config.ts';
+import { ConfigError } from './config-error.ts';
+import { createPool } from './db.ts';
+import { startEmbeddedPostgres, type Database } from './embedded-postgres.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { migrate } from './migrate.ts';
+import { loadRunnersFile } from './runners/load-runners.ts';
+import { startApiProcess } from './api/main.ts';
+import { startWorkerProcess, type Stoppable } from './worker/main.ts';
+
+const USAGE = `usage: berth <serve|worker|start|migrate|config check> [--config <file>]`;
+
+interface Args {
+  readonly command: string;
+  readonly runnersFile: string | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const words: string[] = [];
+  let runnersFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config') runnersFile = argv[++i];
+    else if (arg.startsWith('--config=')) runnersFile = arg.slice('--config='.length);
+    else if (arg === '--help' || arg === '-h') words.push('help');
+    else words.push(arg);
+  }
+  return { command: words.join(' '), runnersFile };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.command === 'help' || args.command === '') {
+    process.stdout.write(`${USAGE}\n`);
+    return args.command === 'help' ? 0 : 2;
+  }
+  const config = loadConfig(process.env, args.runnersFile === undefined ? {} : { runnersFile: args.runnersFile });
+  const logger = createLogger(config.logLevel, 'berth');
+  switch (args.command) {
+    case 'config check':
+      return checkConfig(config);
+    case 'migrate':
+      return withDatabase(config, logger, async () => 0);
+    case 'serve':
+    case 'worker':
+    case 'start':
+      return serve(args.command, config, logger);
+    default:
+      process.stderr.write(`unknown command '${args.command}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+async function checkConfig(config: Config): Promise<number> {
+  const runners = await loadRunnersFile(config.runnersFile, { env: process.env, defaultOutputBytes: config.outputLimitBytes });
+  process.stdout.write(`${config.runnersFile}: ok, ${runners.runners.size} runner(s): ${[...runners.runners.keys()].join(', ')}\n`);
+  return 0;
+}
+
+async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  if (config.databaseUrl !== undefined) return { url: config.databaseUrl, stop: async () => undefined };
+  return startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, logger });
+}
+
+async function withDatabase(config: Config, logger: Logger, fn: (database: Database) => Promise<number>): Promise<number> {
+  const database = await openDatabase(config, logger);
+  try {
+    const pool = createPool(database.url, { max: 1, applicationName: 'berth-migrate' });
+    try {
+      const ran = await migrate(pool);
+      if (ran.length > 0) logger.info({ migrations: ran }, 'database migrated');
+    } finally {
+      await pool.end();
+    }
+    return await fn(database);
+  } finally {
+    await database.stop();
+  }
+}
+
+async function serve(command: 'serve' | 'worker' | 'start', config: Config, logger: Logger): Promise<number> {
+  // Validate the runners file before touching the database: a bad file must fail fast.
+  const runners = await loadRunnersFile(config.runnersFile, { env: process.env, defaultOutputBytes: config.outputLimitBytes });
+  return withDatabase(config, logger, async (database) => {
+    const parts: Stoppable[] = [];
+    const options = { config, runners, databaseUrl: database.url, logger };
+    if (command !== 'serve') parts.push(await startWorkerProcess(options));
+    if (command !== 'worker') {
+      const api = await startApiProcess(options);
+      logger.info({ url: api.url, docs: `${api.url}/docs` }, 'berth is listening');
+      parts.unshift(api);
+    }
+    await untilSignal(logger);
+    // API first (no new tasks), then the worker (drains running ones).
+    for (const part of parts) await part.stop();
+    return 0;
+  });
+}
+
+function untilSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down');
+      process.once(signal, () => {
+        logger.warn({ signal }, 'second signal; exiting now');
+        process.exit(130);
+      });
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (error: unknown) => {
+    if (error instanceof ConfigError || (error instanceof Error && error.name === 'EnvConfigError')) {
+      process.stderr.write(`${error.message}\n`);
+    } else {
+      process.stderr.write(`berth: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

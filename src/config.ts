@@ -1,0 +1,100 @@
+/**
+ * Process configuration from the environment, parsed once at an entry point into a frozen object.
+ * Every problem is reported at once; nothing else in Berth reads process.env.
+ * (Runners come from the YAML file, see runners/load-runners.ts.)
+ */
+import path from 'node:path';
+import { parseDuration, parseSize } from './runners/units.ts';
+
+export interface Config {
+  /** Unset means: start an embedded PostgreSQL in dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPostgresPort: number;
+  readonly port: number;
+  readonly host: string;
+  /** As Docker clients read it; unset means /var/run/docker.sock. */
+  readonly dockerHost: string | undefined;
+  readonly runnersFile: string;
+  readonly workerConcurrency: number;
+  readonly bodyLimitBytes: number;
+  readonly outputLimitBytes: number;
+  readonly logLimitBytes: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: string;
+}
+
+export class EnvConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid environment:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'EnvConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads the environment; `overrides.runnersFile` is the CLI's --config, which wins over BERTH_CONFIG. */
+export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: string } = {}): Config {
+  const problems: string[] = [];
+  const cwd = overrides.cwd ?? process.cwd();
+  const read = <T>(name: string, fallback: T, parse: (raw: string) => T | undefined, expected: string): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = parse(raw);
+    if (value === undefined) {
+      problems.push(`${name}: ${expected} (got ${JSON.stringify(raw)})`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const config: Config = {
+    databaseUrl: read('DATABASE_URL', undefined, parseDatabaseUrl, 'must be a postgres:// or postgresql:// URL'),
+    dataDir: path.resolve(cwd, env['BERTH_DATA_DIR'] || '.berth'),
+    embeddedPostgresPort: read('BERTH_EMBEDDED_PG_PORT', 54329, parsePort, 'must be a TCP port (1-65535)'),
+    port: read('PORT', 3000, parsePortOrZero, 'must be a TCP port (0-65535)'),
+    host: env['HOST'] || '127.0.0.1',
+    dockerHost: env['DOCKER_HOST'] || undefined,
+    runnersFile: path.resolve(cwd, overrides.runnersFile ?? (env['BERTH_CONFIG'] || 'berth.yaml')),
+    workerConcurrency: read('BERTH_WORKER_CONCURRENCY', 4, parsePositiveInt, 'must be a positive integer'),
+    bodyLimitBytes: read('BERTH_BODY_LIMIT', 1024 * 1024, parseBytes, 'must be a size such as 1048576 or "1MiB"'),
+    outputLimitBytes: read('BERTH_OUTPUT_LIMIT', 10 * 1024 * 1024, parseBytes, 'must be a size such as "10MiB"'),
+    logLimitBytes: read('BERTH_LOG_LIMIT', 1024 * 1024, parseBytes, 'must be a size such as "1MiB"'),
+    shutdownGraceMs: read('BERTH_SHUTDOWN_GRACE', 30_000, parseSecondsOrDuration, 'must be seconds or a duration such as "30s"'),
+    logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), `must be one of ${LOG_LEVELS.join(', ')}`),
+  };
+  if (problems.length > 0) throw new EnvConfigError(problems);
+  return Object.freeze(config);
+}
+
+function parseDatabaseUrl(raw: string): string | undefined {
+  return /^postgres(ql)?:\/\//.test(raw) ? raw : undefined;
+}
+
+function parsePositiveInt(raw: string): number | undefined {
+  const value = Number(raw);
+  return /^\d+$/.test(raw) && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+function parsePort(raw: string): number | undefined {
+  const value = parsePositiveInt(raw);
+  return value !== undefined && value <= 65535 ? value : undefined;
+}
+
+function parsePortOrZero(raw: string): number | undefined {
+  return raw === '0' ? 0 : parsePort(raw);
+}
+
+function parseBytes(raw: string): number | undefined {
+  const value = /^\d+$/.test(raw) ? Number(raw) : parseSize(raw);
+  return value !== undefined && value > 0 ? value : undefined;
+}
+
+function parseSecondsOrDuration(raw: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(raw)) return Number(raw) * 1000;
+  return parseDuration(raw);
+}

@@ -1,0 +1,59 @@
+/**
+ * The error catalog: every error Berth answers with has a stable code and one HTTP status.
+ * Clients (and the SDK) branch on `code`, never on message text. The API's error handler is the
+ * only place that turns these into responses; everything else throws them.
+ */
+import { Type, type Static } from 'typebox';
+
+export const errorCatalog = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  UNKNOWN_RUNNER: 400,
+  INPUT_INVALID: 400,
+  ROUTE_NOT_FOUND: 404,
+  TASK_NOT_FOUND: 404,
+  RUNNER_NOT_FOUND: 404,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_READY: 503,
+  DATABASE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** One problem in a request or a config file, located by a path into it. */
+export const ErrorDetail = Type.Object({
+  path: Type.String({ description: 'JSON path of the offending value, e.g. /input/name or body.runner' }),
+  message: Type.String(),
+});
+export type ErrorDetail = Static<typeof ErrorDetail>;
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable error code' }),
+    message: Type.String(),
+    details: Type.Optional(Type.Array(ErrorDetail)),
+  },
+  { $id: 'ErrorResponse', additionalProperties: false },
+);
+export type ErrorResponse = Static<typeof ErrorResponse>;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: readonly ErrorDetail[] | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { details?: readonly ErrorDetail[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.statusCode = errorCatalog[code];
+    this.details = options.details;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

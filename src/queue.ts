@@ -1,0 +1,69 @@
+/**
+ * pg-boss is Berth's transport, not its record: a job carries only {taskId}; the task's state lives
+ * in berth.tasks. This file owns the queue's name and options and the one way a job is enqueued.
+ */
+import { PgBoss } from 'pg-boss';
+import type { Queryable } from './db.ts';
+
+export const RUN_TASK_QUEUE = 'berth-run-task';
+
+/** The API↔worker contract. */
+export interface RunTaskJob {
+  readonly taskId: string;
+}
+
+export interface EnqueueOptions {
+  /** How long pg-boss lets the job stay active before it counts the worker as lost. */
+  readonly expireInSeconds: number;
+}
+
+export interface TaskQueue {
+  /** Enqueues inside the caller's transaction, so the task row and its job commit together. */
+  enqueue(db: Queryable, taskId: string, options: EnqueueOptions): Promise<void>;
+}
+
+export type BossRole = 'api' | 'worker';
+
+export function createBoss(connectionString: string, role: BossRole): PgBoss {
+  return new PgBoss({
+    connectionString,
+    application_name: `berth-${role}-boss`,
+    max: role === 'worker' ? 4 : 2,
+    // The API only enqueues (inside its own transactions); maintenance and LISTEN belong to workers.
+    supervise: role === 'worker',
+    schedule: false,
+    useListenNotify: role === 'worker',
+    instanceName: `berth-${role}`,
+  });
+}
+
+/** Idempotent; run by every process at start so neither depends on the other having started. */
+export async function ensureQueues(boss: PgBoss): Promise<void> {
+  await boss.createQueue(RUN_TASK_QUEUE, {
+    // Workers are woken by NOTIFY the moment a job is created instead of waiting for a poll.
+    notify: true,
+    // Berth decides about retries itself (issue #3); a job failing means the worker was lost.
+    retryLimit: 0,
+  });
+}
+
+export function createTaskQueue(boss: PgBoss): TaskQueue {
+  return {
+    async enqueue(db, taskId, options) {
+      const job: RunTaskJob = { taskId };
+      await boss.send(RUN_TASK_QUEUE, job, {
+        db: { executeSql: (text, values) => db.query(text, values) },
+        expireInSeconds: options.expireInSeconds,
+        retryLimit: 0,
+      });
+    },
+  };
+}
+
+// Time a job may stay active beyond the runner's own timeout: container create, start and removal.
+const EXPIRY_MARGIN_SECONDS = 120;
+
+/** A job outliving this means its worker was lost; it must never expire while the container may still run. */
+export function jobExpirySeconds(runnerTimeoutMs: number): number {
+  return Math.ceil(runnerTimeoutMs / 1000) + EXPIRY_MARGIN_SECONDS;
+}

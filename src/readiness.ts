@@ -1,0 +1,40 @@
+/**
+ * Readiness: can this process do its job right now? The database and the container engine must
+ * both answer within a short deadline. A failure names what is down.
+ */
+import { AppError } from './errors.ts';
+import type { Pool } from './db.ts';
+import type { ContainerEngine } from './worker/container-engine.ts';
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+export type ReadinessCheck = () => Promise<void>;
+
+async function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createReadinessCheck(deps: { pool: Pool; engine: ContainerEngine }): ReadinessCheck {
+  return async () => {
+    const [database, engine] = await Promise.allSettled([
+      withDeadline(deps.pool.query('select 1'), 'database'),
+      withDeadline(deps.engine.ping(), 'container engine'),
+    ]);
+    const down: string[] = [];
+    if (database.status === 'rejected') down.push(`database unreachable: ${reason(database.reason)}`);
+    if (engine.status === 'rejected') down.push(`container engine unreachable: ${reason(engine.reason)}`);
+    if (down.length > 0) throw new AppError('NOT_READY', down.join('; '));
+  };
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
+}

@@ -1,0 +1,69 @@
+/**
+ * Pure judgement of one attempt: what the container did → what the task becomes.
+ * No I/O, so every branch is unit-tested.
+ */
+import type { AttemptResult } from '../tasks/task-store.ts';
+import type { Runner } from '../runners/runner.ts';
+import type { ContainerOutcome, EngineError } from './container-engine.ts';
+
+export type AttemptVerdict =
+  | { readonly kind: 'finished'; readonly result: AttemptResult }
+  /** Stopped by Berth itself (worker shutdown): not the task's fault, so it runs again. */
+  | { readonly kind: 'interrupted' };
+
+const MESSAGE_EXCERPT_CHARS = 500;
+
+export function judgeOutcome(outcome: ContainerOutcome, runner: Pick<Runner, 'output' | 'timeoutMs' | 'limits'>): AttemptVerdict {
+  if (outcome.aborted) return { kind: 'interrupted' };
+  if (outcome.timedOut) {
+    return failed('timeout', `timed out after ${formatSeconds(runner.timeoutMs)}; the container was killed`, outcome.exitCode);
+  }
+  if (outcome.stdoutOverflow) {
+    return failed('output_too_large', `stdout exceeded the limit of ${runner.limits.outputBytes} bytes; the container was killed`, outcome.exitCode);
+  }
+  if (outcome.exitCode === null) {
+    return failed('engine_error', 'the container ended without an exit code', null);
+  }
+  if (outcome.exitCode !== 0) {
+    const why = outcome.oomKilled ? ' (killed: out of memory)' : '';
+    const tail = stderrTail(outcome.stderr);
+    return failed('nonzero_exit', `exited with code ${outcome.exitCode}${why}${tail === '' ? '' : `: ${tail}`}`, outcome.exitCode);
+  }
+  return parseOutput(outcome.stdout, runner.output);
+}
+
+function parseOutput(stdout: Buffer, mode: Runner['output']): AttemptVerdict {
+  const text = stdout.toString('utf8');
+  if (mode === 'text') return succeeded(JSON.stringify(text));
+  const trimmed = text.trim();
+  if (trimmed === '') return succeeded('null');
+  try {
+    JSON.parse(trimmed);
+  } catch (error) {
+    const start = trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed;
+    return failed('invalid_output', `stdout is not valid JSON (${(error as Error).message}); it starts with: ${start}`, 0);
+  }
+  // Stored as the container wrote it (json column), so numbers keep their exact text.
+  return succeeded(trimmed);
+}
+
+export function judgeEngineError(error: EngineError): AttemptVerdict {
+  return failed('engine_error', `${error.reason}: ${error.message}`, null);
+}
+
+function succeeded(outputJson: string): AttemptVerdict {
+  return { kind: 'finished', result: { status: 'succeeded', outputJson, errorCode: null, errorMessage: null, exitCode: 0 } };
+}
+
+function failed(code: NonNullable<AttemptResult['errorCode']>, message: string, exitCode: number | null): AttemptVerdict {
+  return { kind: 'finished', result: { status: 'failed', outputJson: null, errorCode: code, errorMessage: message, exitCode } };
+}
+
+function stderrTail(stderr: Buffer): string {
+  const text = stderr.toString('utf8').trim();
+  return text.length > MESSAGE_EXCERPT_CHARS ? `…${text.slice(-MESSAGE_EXCERPT_CHARS)}` : text;
+}
+
+function formatSeconds(ms: number): string {
+  return `${ms / 1000}s`;
+}

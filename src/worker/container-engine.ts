@@ -1,0 +1,75 @@
+/**
+ * The port between the worker and a container engine, in Berth's own types. Only the adapter
+ * (docker-engine.ts) knows about dockerode or the Engine API; the worker and tests of pure logic
+ * depend on this file alone.
+ *
+ * Contract of run(): the container is created, fed exactly `stdin` followed by EOF, waited for, and
+ * removed on every outcome (success, non-zero exit, timeout, overflow, abort, or an error thrown
+ * part-way). Outcomes of the *task* (exit code, timeout, overflow) are returned; failures of the
+ * *engine* (unreachable, image missing, create refused) are thrown as EngineError.
+ */
+
+export interface ContainerSpec {
+  /** Unique container name. */
+  readonly name: string;
+  readonly image: string;
+  /** argv; undefined keeps the image's default command. */
+  readonly command: readonly string[] | undefined;
+  readonly env: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Network mode, always set explicitly: Podman turns an unset mode into a bridge. */
+  readonly network: string;
+  /** Exact bytes written to the container's stdin before EOF. */
+  readonly stdin: Buffer;
+  readonly timeoutMs: number;
+  /** More stdout than this kills the container and sets stdoutOverflow. */
+  readonly stdoutLimitBytes: number;
+  /** Only the last this-many bytes of stderr are kept. */
+  readonly stderrLimitBytes: number;
+  readonly memoryBytes?: number;
+  readonly nanoCpus?: number;
+  readonly pids?: number;
+}
+
+export interface ContainerOutcome {
+  /** Exit code reported by the engine; null when it never exited normally (e.g. killed before start). */
+  readonly exitCode: number | null;
+  readonly stdout: Buffer;
+  /** The tail of stderr, at most stderrLimitBytes. */
+  readonly stderr: Buffer;
+  readonly stderrTruncated: boolean;
+  readonly timedOut: boolean;
+  readonly stdoutOverflow: boolean;
+  readonly oomKilled: boolean;
+  /** The caller's signal aborted the run and the container was killed. */
+  readonly aborted: boolean;
+  readonly durationMs: number;
+}
+
+export interface RunOptions {
+  /** Aborting kills the container; run() then resolves with aborted: true. */
+  readonly signal?: AbortSignal;
+  /** Called with each stderr chunk as it arrives (live logs). */
+  readonly onStderr?: (chunk: Buffer) => void;
+}
+
+export type EngineErrorReason = 'unreachable' | 'image_not_found' | 'create_failed' | 'engine_failure';
+
+export class EngineError extends Error {
+  readonly reason: EngineErrorReason;
+  constructor(reason: EngineErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EngineError';
+    this.reason = reason;
+  }
+}
+
+export interface ContainerEngine {
+  run(spec: ContainerSpec, options?: RunOptions): Promise<ContainerOutcome>;
+  /** Resolves when the engine answers; throws EngineError('unreachable') otherwise. */
+  ping(): Promise<void>;
+  /** Names of containers (running or not) carrying all of these labels. */
+  listContainers(labels: Readonly<Record<string, string>>): Promise<string[]>;
+  /** Force-removes every container carrying all of these labels; returns how many were removed. */
+  removeContainers(labels: Readonly<Record<string, string>>): Promise<number>;
+}

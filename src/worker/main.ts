@@ -1,0 +1,52 @@
+/**
+ * The worker process: takes tasks from the queue and runs them in containers.
+ * Constructs its collaborators here and nowhere else; returns a handle that closes them in reverse.
+ */
+import type { Config } from '../config.ts';
+import { createPool } from '../db.ts';
+import type { Logger } from '../logger.ts';
+import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
+import type { RunnersConfig } from '../runners/runner.ts';
+import { createDockerEngine } from './docker-engine.ts';
+import { createRunTask } from './run-task.ts';
+import { startTaskConsumer } from './task-consumer.ts';
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+export async function startWorkerProcess(options: {
+  config: Config;
+  runners: RunnersConfig;
+  databaseUrl: string;
+  logger: Logger;
+}): Promise<Stoppable> {
+  const { config, runners, databaseUrl } = options;
+  const logger = options.logger.child({ process: 'worker' });
+  const pool = createPool(databaseUrl, { max: config.workerConcurrency + 2, applicationName: 'berth-worker' });
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
+  const boss = createBoss(databaseUrl, 'worker');
+  boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
+  await boss.start();
+  await ensureQueues(boss);
+  const engine = createDockerEngine({ dockerHost: config.dockerHost });
+  try {
+    await engine.ping();
+  } catch (error) {
+    // Not fatal: tasks fail with engine_error until the engine is back, and readyz says why.
+    logger.error({ err: error }, 'container engine unreachable at start');
+  }
+  const runTask = createRunTask({
+    pool, engine, runners, logger, queue: createTaskQueue(boss), logLimitBytes: config.logLimitBytes,
+  });
+  const consumer = await startTaskConsumer({ boss, runTask, concurrency: config.workerConcurrency, logger });
+  logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size }, 'worker started');
+  return {
+    async stop() {
+      await consumer.stop(config.shutdownGraceMs);
+      await boss.stop({ graceful: true, timeout: 5_000 });
+      await pool.end();
+      logger.info('worker stopped');
+    },
+  };
+}

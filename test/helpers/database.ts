@@ -1,0 +1,44 @@
+/**
+ * One PostgreSQL for the whole run; each test file gets its own database cloned from a template
+ * that test/setup.ts built (migrations + pg-boss schema), so files never see each other's rows.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export const TEMPLATE_DATABASE = 'berth_test_template';
+
+export function adminUrl(): string {
+  return process.env['BERTH_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+export function databaseUrl(name: string): string {
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestDatabase {
+  readonly name: string;
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `berth_test_${randomBytes(6).toString('hex')}`;
+  await withAdmin((c) => c.query(`create database ${name} template ${TEMPLATE_DATABASE}`));
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => withAdmin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+  };
+}

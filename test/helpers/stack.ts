@@ -1,0 +1,71 @@
+/**
+ * An in-process Berth on a fresh test database: the real app, pool, pg-boss and (optionally) a
+ * worker against a real engine. Everything it opens is closed by close().
+ */
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { PgBoss } from 'pg-boss';
+import { buildApp } from '../../src/api/app.ts';
+import { createPool, type Pool } from '../../src/db.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createBoss, createTaskQueue, ensureQueues } from '../../src/queue.ts';
+import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.ts';
+import { loadRunnersFile } from '../../src/runners/load-runners.ts';
+import type { RunnersConfig } from '../../src/runners/runner.ts';
+import { createTaskService } from '../../src/tasks/task-service.ts';
+import { createDockerEngine } from '../../src/worker/docker-engine.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export const FIXTURE_RUNNERS = fileURLToPath(new URL('../fixtures/berth.yaml', import.meta.url));
+
+export function loadFixtureRunners(): Promise<RunnersConfig> {
+  return loadRunnersFile(FIXTURE_RUNNERS, { env: { BERTH_TEST_GREETING: 'hi from env' } });
+}
+
+export const testLogger = createLogger(process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent', 'berth-test');
+
+export interface ApiStack {
+  readonly app: FastifyInstance;
+  readonly pool: Pool;
+  readonly boss: PgBoss;
+  readonly database: TestDatabase;
+  readonly runners: RunnersConfig;
+  close(): Promise<void>;
+}
+
+export async function startApiStack(options: { dockerHost?: string; bodyLimitBytes?: number; readiness?: ReadinessCheck } = {}): Promise<ApiStack> {
+  const database = await createTestDatabase();
+  const pool = createPool(database.url, { max: 5 });
+  const boss = createBoss(database.url, 'api');
+  boss.on('error', (error) => testLogger.error({ err: error }, 'boss error'));
+  await boss.start();
+  await ensureQueues(boss);
+  const runners = await loadFixtureRunners();
+  const engine = createDockerEngine({ dockerHost: options.dockerHost });
+  const app = await buildApp({
+    tasks: createTaskService({ pool, queue: createTaskQueue(boss), runners }),
+    runners,
+    readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
+    bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    logger: testLogger,
+  });
+  await app.ready();
+  return {
+    app, pool, boss, database, runners,
+    async close() {
+      await app.close();
+      await boss.stop({ graceful: false });
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
+
+/** Rows in berth.tasks and jobs in pg-boss: both must stay unchanged by a rejected request. */
+export async function countQueued(pool: Pool): Promise<{ tasks: number; jobs: number }> {
+  const { rows } = await pool.query<{ tasks: number; jobs: number }>(
+    `select (select count(*)::int from berth.tasks) as tasks,
+            (select count(*)::int from pgboss.job where name = 'berth-run-task') as jobs`,
+  );
+  return rows[0]!;
+}

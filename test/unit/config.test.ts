@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EnvConfigError, loadConfig } from '../../src/config.ts';
+
+test('defaults', () => {
+  const config = loadConfig({}, { cwd: '/srv' });
+  assert.deepEqual(config, {
+    databaseUrl: undefined, dataDir: '/srv/.berth', embeddedPostgresPort: 54329, port: 3000, host: '127.0.0.1',
+    dockerHost: undefined, runnersFile: '/srv/berth.yaml', workerConcurrency: 4, bodyLimitBytes: 1048576,
+    outputLimitBytes: 10485760, logLimitBytes: 1048576, shutdownGraceMs: 30000, logLevel: 'info',
+  });
+  assert.ok(Object.isFrozen(config));
+});
+
+test('values from the environment; --config wins over BERTH_CONFIG', () => {
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://u@h/db', PORT: '8080', HOST: '0.0.0.0', DOCKER_HOST: 'unix:///run/podman/podman.sock',
+    BERTH_CONFIG: 'a.yaml', BERTH_WORKER_CONCURRENCY: '8', BERTH_BODY_LIMIT: '2MiB', BERTH_SHUTDOWN_GRACE: '1m',
+  }, { cwd: '/srv', runnersFile: 'b.yaml' });
+  assert.equal(config.databaseUrl, 'postgres://u@h/db');
+  assert.equal(config.port, 8080);
+  assert.equal(config.runnersFile, '/srv/b.yaml');
+  assert.equal(config.workerConcurrency, 8);
+  assert.equal(config.bodyLimitBytes, 2 * 1024 * 1024);
+  assert.equal(config.shutdownGraceMs, 60_000);
+  assert.equal(loadConfig({ BERTH_SHUTDOWN_GRACE: '5' }).shutdownGraceMs, 5000);
+});
+
+test('every problem is listed at once', () => {
+  assert.throws(
+    () => loadConfig({ DATABASE_URL: 'mysql://x', PORT: 'eighty', BERTH_WORKER_CONCURRENCY: '0', BERTH_BODY_LIMIT: 'lots', LOG_LEVEL: 'loud' }),
+    (error: unknown) => {
+      assert.ok(error instanceof EnvConfigError);
+      assert.deepEqual(error.problems.map((p) => p.split(':')[0]), ['DATABASE_URL', 'PORT', 'BERTH_WORKER_CONCURRENCY', 'BERTH_BODY_LIMIT', 'LOG_LEVEL']);
+      return true;
+    },
+  );
+});
