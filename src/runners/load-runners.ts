@@ -1,0 +1,280 @@
+/**
+ * Reads the runners file (berth.yaml) into the frozen RunnersConfig the rest of Berth uses.
+ *
+ * Three passes, each collecting problems instead of stopping at the first: YAML syntax, then the
+ * shape (runner-config-schema.ts), then meaning (names, durations, sizes, ${VAR} expansion, input
+ * schemas). The meaning pass only looks at values whose type is right, so a runner with a typo'd
+ * key still has its bad timeout reported. Any problem at all throws one ConfigError listing them
+ * all; a RunnersConfig is only returned for a file without problems.
+ *
+ * The environment used for ${VAR} is passed in; nothing here reads process.env.
+ */
+import { readFile } from 'node:fs/promises';
+import { isNode, parseDocument, type Document, type YAMLError } from 'yaml';
+import { Ajv, type ErrorObject, type Options as AjvOptions, type ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { ConfigError } from '../config-error.ts';
+import type { ErrorDetail } from '../errors.ts';
+import { expand, type Env } from './env-interpolation.ts';
+import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
+import type { Runner, RunnerLimits, RunnersConfig } from './runner.ts';
+import { splitShellWords } from './shell-words.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+export interface LoadRunnersOptions {
+  /** Variables available to ${VAR} references in runner env values. */
+  readonly env: Env;
+  /** Default for limits.output when a runner does not set it; 10 MiB when omitted. */
+  readonly defaultOutputBytes?: number;
+}
+
+export interface ParseRunnersOptions extends LoadRunnersOptions {
+  /** Where `text` came from (usually the file path); prefixes every line of a ConfigError. */
+  readonly source: string;
+}
+
+/** Names appear in URLs (/runners/:name) and container labels, hence the conservative pattern. */
+const RUNNER_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
+const DEFAULT_TIMEOUT_MS = 300_000;
+const DEFAULT_OUTPUT_BYTES = 10 * 1024 * 1024;
+/** Node's timers fire immediately beyond 2^31-1 ms, so a longer timeout would kill at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const NO_ERRORS: readonly ErrorDetail[] = Object.freeze([]);
+
+export async function loadRunnersFile(path: string, options: LoadRunnersOptions): Promise<RunnersConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read ${path}: ${describeReadError(error)}`], { cause: error });
+  }
+  return parseRunnersConfig(text, { ...options, source: path });
+}
+
+export function parseRunnersConfig(text: string, options: ParseRunnersOptions): RunnersConfig {
+  const syntax = parseYaml(text);
+  if ('problems' in syntax) throw new ConfigError(options.source, syntax.problems);
+  // An empty file is an empty mapping, so it is reported as "runners: is required".
+  const document = syntax.value ?? {};
+  const problems = checkConfigShape(document);
+  const context: ResolveContext = {
+    env: options.env,
+    defaultOutputBytes: options.defaultOutputBytes ?? DEFAULT_OUTPUT_BYTES,
+    report: (path, message) => problems.push({ path, message }),
+  };
+  const runners = resolveRunners(isMapping(document) ? document['runners'] : undefined, context);
+  if (problems.length > 0) {
+    throw new ConfigError(options.source, sortInFileOrder(problems, syntax.document).map(formatProblem));
+  }
+  return Object.freeze({ runners: runners as ReadonlyMap<string, Runner> });
+}
+
+function parseYaml(text: string): { document: Document; value: unknown } | { problems: string[] } {
+  // merge: `<<: *base` lets runners share settings through anchors, as compose files do.
+  const document = parseDocument(text, { merge: true });
+  // Warnings (e.g. an unknown !tag) are problems too: they mean the value is not what was written.
+  const issues = [...document.errors, ...document.warnings];
+  if (issues.length > 0) return { problems: issues.map(describeYamlIssue) };
+  try {
+    return { document, value: document.toJS() };
+  } catch (error) {
+    // toJS throws on alias bombs (maxAliasCount) and similar; report it like a syntax error.
+    return { problems: [`invalid YAML: ${(error as Error).message}`] };
+  }
+}
+
+/**
+ * Orders problems as their values appear in the file, so the list reads top to bottom. A path
+ * that is not in the file (a missing key) sorts at its parent's position.
+ */
+function sortInFileOrder(problems: readonly ConfigProblem[], document: Document): ConfigProblem[] {
+  const offset = ({ path }: ConfigProblem): number => {
+    for (let depth = path.length; depth > 0; depth -= 1) {
+      const node: unknown = document.getIn(path.slice(0, depth), true);
+      if (isNode(node) && node.range) return node.range[0];
+    }
+    return -1;
+  };
+  return problems
+    .map((problem) => ({ problem, at: offset(problem) }))
+    .sort((a, b) => a.at - b.at)
+    .map(({ problem }) => problem);
+}
+
+function describeYamlIssue(issue: YAMLError): string {
+  const message = issue.code === 'MULTIPLE_DOCS' ? 'the file must hold a single YAML document' : issue.message;
+  const position = issue.linePos?.[0];
+  // The library appends " at line L, column C:" and a source excerpt; keep one line per problem.
+  const reason = message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '');
+  return position === undefined ? `invalid YAML: ${reason}` : `line ${position.line}, column ${position.col}: ${reason}`;
+}
+
+function describeReadError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return (error as Error).message;
+}
+
+interface ResolveContext {
+  readonly env: Env;
+  readonly defaultOutputBytes: number;
+  readonly report: (path: readonly string[], message: string) => void;
+}
+
+/** Every entry is resolved, even ones with problems, so that all of a file's problems surface. */
+function resolveRunners(section: unknown, context: ResolveContext): Map<string, Runner> {
+  const runners = new Map<string, Runner>();
+  if (!isMapping(section)) return runners;
+  for (const [name, entry] of Object.entries(section)) {
+    if (!RUNNER_NAME.test(name)) {
+      context.report(['runners', name], "invalid runner name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+    runners.set(name, resolveRunner(name, isMapping(entry) ? entry : {}, context));
+  }
+  return runners;
+}
+
+/**
+ * Builds a Runner from one entry. Values of the wrong type were already reported by the shape
+ * check and are replaced by defaults here; the Runner is then discarded with the ConfigError.
+ */
+function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, context: ResolveContext): Runner {
+  const at = (...keys: string[]) => ['runners', name, ...keys];
+  const input = resolveInputSchema(entry['input_schema'], at('input_schema'), context);
+  return Object.freeze({
+    name,
+    image: typeof entry['image'] === 'string' ? entry['image'] : '',
+    command: resolveCommand(entry['command'], at('command'), context),
+    env: resolveEnv(entry['env'], at('env'), context),
+    timeoutMs: resolveTimeout(entry['timeout'], at('timeout'), context),
+    inputSchema: input?.schema,
+    output: entry['output'] === 'text' ? 'text' : 'json',
+    network: typeof entry['network'] === 'string' ? entry['network'] : 'none',
+    limits: resolveLimits(isMapping(entry['limits']) ? entry['limits'] : {}, at('limits'), context),
+    validateInput: input === undefined ? () => NO_ERRORS : inputValidator(input.validate),
+  });
+}
+
+function resolveCommand(value: unknown, path: string[], context: ResolveContext): readonly string[] | undefined {
+  if (Array.isArray(value)) return Object.freeze(value.map(String));
+  if (typeof value !== 'string') return undefined;
+  const split = splitShellWords(value);
+  if ('error' in split) context.report(path, split.error);
+  else if (split.words.length === 0) context.report(path, 'must not be empty');
+  else return Object.freeze(split.words);
+  return undefined;
+}
+
+function resolveEnv(value: unknown, path: string[], context: ResolveContext): Readonly<Record<string, string>> {
+  const env: [string, string][] = [];
+  for (const [key, raw] of Object.entries(isMapping(value) ? value : {})) {
+    // The engine passes env as "KEY=value" strings, so "=" (or NUL) in a key cannot round-trip.
+    if (key === '' || /[=\0]/.test(key)) context.report([...path, key], "invalid variable name: must be non-empty, without '='");
+    if (typeof raw === 'number' || typeof raw === 'boolean') env.push([key, String(raw)]);
+    if (typeof raw !== 'string') continue;
+    const expanded = expand(raw, context.env);
+    if ('error' in expanded) context.report([...path, key], expanded.error);
+    else env.push([key, expanded.value]);
+  }
+  // fromEntries defines own properties, so even a key such as "__proto__" is kept as a variable.
+  return Object.freeze(Object.fromEntries(env));
+}
+
+function resolveTimeout(value: unknown, path: string[], context: ResolveContext): number {
+  if (typeof value !== 'number' && typeof value !== 'string') return DEFAULT_TIMEOUT_MS;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) context.report(path, 'must be a positive duration');
+  else if (ms > MAX_TIMEOUT_MS) context.report(path, 'must not exceed 596h');
+  else return ms;
+  return DEFAULT_TIMEOUT_MS;
+}
+
+function resolveLimits(limits: Readonly<Record<string, unknown>>, path: string[], context: ResolveContext): RunnerLimits {
+  const size = (key: string): number | undefined => {
+    const value = limits[key];
+    if (typeof value !== 'number' && typeof value !== 'string') return undefined;
+    const bytes = parseSize(value);
+    if (bytes !== undefined && bytes > 0) return bytes;
+    context.report([...path, key], 'must be a positive size');
+    return undefined;
+  };
+  const { cpus, pids } = limits;
+  const nanoCpus = typeof cpus === 'number' && cpus > 0 ? Math.round(cpus * 1e9) : undefined;
+  // Docker reads NanoCpus 0 as "no limit", so a value too small to express must not round to it.
+  if (nanoCpus === 0) context.report([...path, 'cpus'], 'must be a positive number');
+  return Object.freeze({
+    ...optional('memoryBytes', size('memory')),
+    ...optional('nanoCpus', nanoCpus),
+    ...optional('pids', typeof pids === 'number' ? pids : undefined),
+    outputBytes: size('output') ?? context.defaultOutputBytes,
+  });
+}
+
+/** `{ key: value }`, or `{}` when value is undefined, so that unset limits are absent keys. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+interface CompiledInputSchema {
+  readonly schema: Readonly<Record<string, unknown>>;
+  readonly validate: ValidateFunction;
+}
+
+function resolveInputSchema(value: unknown, path: string[], context: ResolveContext): CompiledInputSchema | undefined {
+  if (!isMapping(value)) return undefined;
+  const schema = deepFreeze(value);
+  if (schema['$async'] === true) {
+    context.report(path, 'invalid JSON Schema: $async schemas are not supported');
+    return undefined;
+  }
+  try {
+    return { schema, validate: inputSchemaCompiler(schema['$schema']).compile(schema) };
+  } catch (error) {
+    context.report(path, `invalid JSON Schema: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+/**
+ * One Ajv instance per schema, so that `$id`s of different runners cannot collide. Strict mode
+ * turns typos ("tpye", "requried") and ambiguous schemas into load-time errors rather than
+ * schemas that silently accept everything. The draft follows `$schema` (draft-07 by default).
+ */
+function inputSchemaCompiler(draft: unknown): Ajv {
+  const options: AjvOptions = { strict: true, allErrors: true, allowUnionTypes: true, logger: false };
+  let ajv: Ajv;
+  if (typeof draft === 'string' && draft.includes('2020-12')) ajv = new Ajv2020(options);
+  else if (typeof draft === 'string' && draft.includes('2019-09')) ajv = new Ajv2019(options);
+  else ajv = new Ajv(options);
+  addFormats.default(ajv);
+  return ajv;
+}
+
+function inputValidator(validate: ValidateFunction): (input: unknown) => readonly ErrorDetail[] {
+  return (input) => (validate(input) ? NO_ERRORS : Object.freeze((validate.errors ?? []).map(toInputError)));
+}
+
+/** Ajv's messages, at a JSON pointer under /input; an unexpected property is named, as a missing one is. */
+function toInputError(error: ErrorObject): ErrorDetail {
+  const path = `/input${error.instancePath}`;
+  if (error.keyword === 'additionalProperties') {
+    return { path, message: `must NOT have additional property '${String(error.params['additionalProperty'])}'` };
+  }
+  return { path, message: error.message ?? 'is invalid' };
+}
+
+function isMapping(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

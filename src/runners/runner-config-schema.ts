@@ -1,0 +1,198 @@
+/**
+ * The shape of the runners file (berth.yaml), as TypeBox schemas, and its structural check.
+ *
+ * This file owns *shape* only: which keys exist, which are required, and the JSON type of each
+ * value. Meaning (durations, sizes, ${VAR} expansion, runner names, compiling input_schema) is
+ * checked by load-runners.ts on top of it. The file as a whole is one object schema, so a new
+ * top-level section (webhooks:, callbacks:) is one more property here plus its own resolver.
+ *
+ * Ajv reports in JSON Schema terms; checkConfigShape() turns that into `dotted.path: message`
+ * problems a YAML author can act on. A schema can give its own wording per keyword with an
+ * `errorMessage: { keyword: text }` annotation (the same form as the ajv-errors plugin's).
+ */
+import { Type, type Static, type TSchema } from 'typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+
+/** A problem located by path segments, e.g. ['runners', 'echo', 'image']; formatProblem() prints it. */
+export interface ConfigProblem {
+  readonly path: readonly string[];
+  readonly message: string;
+}
+
+/** Seconds as a number, or a duration string; the value itself is checked by parseDuration(). */
+const Duration = Type.Union([Type.Number(), Type.String()], {
+  errorMessage: { anyOf: 'must be a positive duration' },
+});
+
+/** Bytes as a number, or a size string; the value itself is checked by parseSize(). */
+const Size = Type.Union([Type.Number(), Type.String()], {
+  errorMessage: { anyOf: 'must be a positive size' },
+});
+
+export const RunnerLimitsEntry = Type.Object(
+  {
+    memory: Type.Optional(Size),
+    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, errorMessage: { exclusiveMinimum: 'must be a positive number' } })),
+    pids: Type.Optional(Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } })),
+    output: Type.Optional(Size),
+  },
+  { additionalProperties: false },
+);
+
+export const RunnerEntry = Type.Object(
+  {
+    image: Type.String({ minLength: 1 }),
+    // A single string is the classic dispatcher's form; shell-words.ts splits it.
+    command: Type.Optional(
+      Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
+        errorMessage: { anyOf: 'must be a list of strings or a string' },
+      }),
+    ),
+    env: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Union([Type.String(), Type.Number(), Type.Boolean()], {
+          errorMessage: { anyOf: 'must be a string, a number or a boolean' },
+        }),
+      ),
+    ),
+    timeout: Type.Optional(Duration),
+    input_schema: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { errorMessage: { type: 'must be a mapping (a JSON Schema)' } }),
+    ),
+    output: Type.Optional(Type.Enum(['json', 'text'])),
+    network: Type.Optional(Type.String({ minLength: 1 })),
+    limits: Type.Optional(RunnerLimitsEntry),
+  },
+  { additionalProperties: false },
+);
+export type RunnerEntry = Static<typeof RunnerEntry>;
+
+/** The whole file. Runner names are keys; their pattern is checked in load-runners.ts. */
+export const BerthConfigFile = Type.Object(
+  {
+    runners: Type.Record(Type.String(), RunnerEntry, {
+      minProperties: 1,
+      errorMessage: {
+        minProperties: 'must declare at least one runner',
+        type: 'must be a mapping of runner names to runners',
+      },
+    }),
+  },
+  { additionalProperties: false },
+);
+export type BerthConfigFile = Static<typeof BerthConfigFile>;
+
+/** Every structural problem in `document` (the parsed YAML), or an empty list. */
+export function checkConfigShape(document: unknown): ConfigProblem[] {
+  // verbose: errors then carry the failing data and schema, which the wording below needs.
+  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+  ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'object' });
+  const validate = ajv.compile(BerthConfigFile);
+  if (validate(document)) return [];
+  const seen = new Set<string>();
+  return pruneUnionBranches(validate.errors ?? [])
+    .map(toProblem)
+    .filter((problem) => {
+      const key = formatProblem(problem);
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+}
+
+export function formatProblem(problem: ConfigProblem): string {
+  return `${problem.path.length === 0 ? '(root)' : problem.path.join('.')}: ${problem.message}`;
+}
+
+/**
+ * For a failed anyOf, Ajv reports every branch's errors plus "must match a schema in anyOf".
+ * When the value's JSON type selects one branch (a list for `command`), only that branch's errors
+ * are kept ("runners.x.command.1: must be a string"); otherwise only the anyOf error is, worded by
+ * the union's errorMessage.
+ */
+function pruneUnionBranches(errors: readonly ErrorObject[]): ErrorObject[] {
+  const dropped = new Set<ErrorObject>();
+  const unions = errors
+    .filter((error) => error.keyword === 'anyOf')
+    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  for (const union of unions) {
+    if (dropped.has(union)) continue;
+    const branches = union.schema as readonly TSchema[];
+    const chosen = branches.findIndex((branch) => matchesJsonType(branch, union.data));
+    const kept = `${union.schemaPath}/${chosen}/`;
+    for (const error of errors) {
+      if (isWithin(error, union) && (chosen === -1 || !error.schemaPath.startsWith(kept))) dropped.add(error);
+    }
+    if (chosen !== -1) dropped.add(union);
+  }
+  return errors.filter((error) => !dropped.has(error));
+}
+
+function isWithin(error: ErrorObject, union: ErrorObject): boolean {
+  const samePlace = error.instancePath === union.instancePath || error.instancePath.startsWith(`${union.instancePath}/`);
+  return samePlace && error.schemaPath.startsWith(`${union.schemaPath}/`);
+}
+
+function matchesJsonType(schema: TSchema, data: unknown): boolean {
+  const { type } = schema as { type?: unknown };
+  return type === jsonType(data) || (type === 'integer' && typeof data === 'number');
+}
+
+function jsonType(data: unknown): string {
+  if (data === null) return 'null';
+  if (Array.isArray(data)) return 'array';
+  return typeof data;
+}
+
+function toProblem(error: ErrorObject): ConfigProblem {
+  const path = pointerSegments(error.instancePath);
+  if (error.keyword === 'required') {
+    return { path: [...path, String(error.params['missingProperty'])], message: 'is required' };
+  }
+  if (error.keyword === 'additionalProperties') {
+    return { path: [...path, String(error.params['additionalProperty'])], message: 'unknown key' };
+  }
+  const { errorMessage } = (error.parentSchema ?? {}) as { errorMessage?: Readonly<Record<string, string>> };
+  return { path, message: errorMessage?.[error.keyword] ?? defaultMessage(error) };
+}
+
+/** YAML words (mapping, list) rather than JSON ones, since authors write YAML. */
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  integer: 'an integer',
+  boolean: 'a boolean',
+  array: 'a list',
+  object: 'a mapping',
+  null: 'null',
+};
+
+function defaultMessage(error: ErrorObject): string {
+  const { params } = error;
+  const limit = Number(params['limit']);
+  switch (error.keyword) {
+    case 'type':
+      return `must be ${TYPE_NAMES[String(params['type'])] ?? String(params['type'])}`;
+    case 'minLength':
+    case 'minItems':
+      return limit === 1 ? 'must not be empty' : `must have at least ${limit} ${error.keyword === 'minItems' ? 'items' : 'characters'}`;
+    case 'minProperties':
+      return `must have at least ${limit} entries`;
+    case 'enum':
+      return `must be one of: ${(params['allowedValues'] as readonly unknown[]).join(', ')}`;
+    case 'anyOf':
+      return `must be ${(error.schema as readonly TSchema[])
+        .map((branch) => TYPE_NAMES[String((branch as { type?: unknown }).type)] ?? 'valid')
+        .join(' or ')}`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+/** "/runners/a~1b/image" → ['runners', 'a/b', 'image'] (RFC 6901 unescaping). */
+function pointerSegments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
