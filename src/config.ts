@@ -22,6 +22,8 @@ export interface Config {
   readonly logLimitBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: string;
+  /** Whether the API's /readyz also checks the engine: off where the API has no engine socket (compose). */
+  readonly readyzChecksEngine: boolean;
 }
 
 export class EnvConfigError extends Error {
@@ -65,6 +67,7 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
     outputLimitBytes: read('BERTH_OUTPUT_LIMIT', 10 * 1024 * 1024, parseBytes, 'must be a size such as "10MiB"'),
     logLimitBytes: read('BERTH_LOG_LIMIT', 1024 * 1024, parseBytes, 'must be a size such as "1MiB"'),
     shutdownGraceMs: read('BERTH_SHUTDOWN_GRACE', 30_000, parseSecondsOrDuration, 'must be seconds or a duration such as "30s"'),
+    readyzChecksEngine: read('BERTH_READYZ_ENGINE', true, parseBoolean, 'must be true or false'),
     logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), `must be one of ${LOG_LEVELS.join(', ')}`),
   };
   if (problems.length > 0) throw new EnvConfigError(problems);
@@ -73,6 +76,10 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
 
 function parseDatabaseUrl(raw: string): string | undefined {
   return /^postgres(ql)?:\/\//.test(raw) ? raw : undefined;
+}
+
+function parseBoolean(raw: string): boolean | undefined {
+  return raw === 'true' ? true : raw === 'false' ? false : undefined;
 }
 
 function parsePositiveInt(raw: string): number | undefined {

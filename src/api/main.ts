@@ -27,7 +27,7 @@ export async function startApiProcess(options: {
   boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
   await boss.start();
   await ensureQueues(boss);
-  const engine = createDockerEngine({ dockerHost: config.dockerHost });
+  const engine = config.readyzChecksEngine ? createDockerEngine({ dockerHost: config.dockerHost }) : undefined;
   const app = await buildApp({
     tasks: createTaskService({ pool, queue: createTaskQueue(boss), runners }),
     runners,
