@@ -32,10 +32,11 @@ test('config check accepts a valid file', async () => {
 test('config check lists every problem of an invalid file and exits non-zero', async () => {
   const result = await berth(['config', 'check', '--config', INVALID]);
   assert.equal(result.code, 1);
-  const problems = result.stderr.split('\n').filter((line) => /^\s*runners\./.test(line));
-  assert.ok(problems.length >= 5, result.stderr);
-  assert.match(result.stderr, /runners\.[\w-]+\.timeout: must be a positive duration/);
-  assert.match(result.stderr, /unknown key/);
+  // Every problem on its own line, prefixed by the file (the exact set is in load-runners.test.ts).
+  const problems = result.stderr.split('\n').filter((line) => line.startsWith(`${INVALID}: `));
+  assert.equal(problems.length, 12, result.stderr);
+  assert.ok(problems.includes(`${INVALID}: runners.jira-processor.timeout: must be a positive duration`));
+  assert.ok(problems.includes(`${INVALID}: runners.echo.imagee: unknown key`));
 });
 
 test('BERTH_CONFIG is used when --config is absent; a missing file is a clear error', async () => {
