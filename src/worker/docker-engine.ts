@@ -1,0 +1,363 @@
+/**
+ * ContainerEngine over the Docker Engine API (Docker, or Podman's compat API). The only module that
+ * imports dockerode; it owns the container's whole life: create, attach, start, feed stdin, watch
+ * limits, read the exit status, remove. It does not pull images (a missing image is an error) and
+ * does not retry: classifying failures as retryable is the worker's job.
+ *
+ * Attach goes through engine-socket.ts (plain node:http), not dockerode, so that exactly the input
+ * bytes reach the program (dockerode #742/#777). Output and stdin use two separate
+ * attach connections because Podman 4, when the container exits before reading all of its stdin,
+ * writes its own "Error: write unixpacket ... broken pipe" frame into the stderr of the connection
+ * that carried the stdin; with a stdin-only connection that noise lands where nobody reads it.
+ * Stream flags are spelled true/false: Podman 4.3 did not treat `stdout=0` as false.
+ */
+import type { Socket } from 'node:net';
+import Docker from 'dockerode';
+import {
+  EngineError,
+  type ContainerEngine,
+  type ContainerOutcome,
+  type ContainerSpec,
+  type EngineErrorReason,
+  type RunOptions,
+} from './container-engine.ts';
+import { attachStream, resolveEngineAddress, type EngineAddress } from './engine-socket.ts';
+import { OutputCapture } from './stream-demux.ts';
+
+/** After a kill, how long the output stream may stay open before we stop waiting for it. */
+const KILL_GRACE_MS = 5_000;
+/** After a kill, how long the engine may take to report the container stopped before we give up. */
+const KILL_STOP_LIMIT_MS = 30_000;
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+]);
+
+type StopReason = 'timeout' | 'overflow' | 'abort';
+
+export function createDockerEngine(options: { readonly dockerHost?: string }): ContainerEngine {
+  const address = resolveEngineAddress(options.dockerHost);
+  const docker = new Docker(
+    address.kind === 'unix' ? { socketPath: address.socketPath } : { host: address.host, port: address.port, protocol: 'http' },
+  );
+  return {
+    run: (spec, runOptions) => runContainer(docker, address, spec, runOptions ?? {}),
+    async ping() {
+      try {
+        await docker.ping();
+      } catch (error) {
+        throw new EngineError('unreachable', `container engine did not answer a ping: ${describe(error)}`, { cause: error });
+      }
+    },
+    async listContainers(labels) {
+      const found = await findContainers(docker, labels);
+      return found.map((info) => (info.Names[0] ?? info.Id).replace(/^\//, ''));
+    },
+    async removeContainers(labels) {
+      const found = await findContainers(docker, labels);
+      for (const info of found) await removeContainer(docker.getContainer(info.Id));
+      return found.length;
+    },
+  };
+}
+
+async function runContainer(
+  docker: Docker,
+  address: EngineAddress,
+  spec: ContainerSpec,
+  options: RunOptions,
+): Promise<ContainerOutcome> {
+  const startedAt = Date.now();
+  if (options.signal?.aborted === true) return neverStarted(startedAt, true);
+  const container = await createContainer(docker, spec);
+  let outcome: ContainerOutcome;
+  try {
+    outcome = await superviseContainer(container, address, spec, options, startedAt);
+  } catch (error) {
+    // The container must go whatever happened; a failed removal is reported alongside the cause.
+    await removeContainer(container).catch((removeError: unknown) => {
+      throw new EngineError('engine_failure', `${describe(error)}; removing the container also failed`, {
+        cause: new AggregateError([error, removeError]),
+      });
+    });
+    throw toEngineError(error, 'engine_failure', 'running the container');
+  }
+  await removeContainer(container);
+  return outcome;
+}
+
+async function createContainer(docker: Docker, spec: ContainerSpec): Promise<Docker.Container> {
+  try {
+    return await docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      ...(spec.command === undefined ? {} : { Cmd: [...spec.command] }),
+      Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+      Labels: { ...spec.labels },
+      Tty: false,
+      OpenStdin: true,
+      // The engine closes the program's stdin when the attached client half-closes: that is the EOF.
+      StdinOnce: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      HostConfig: {
+        NetworkMode: spec.network,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        // Memory equal to MemorySwap means no swap, so the memory limit is a real limit.
+        ...(spec.memoryBytes === undefined ? {} : { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes }),
+        ...(spec.nanoCpus === undefined ? {} : { NanoCpus: spec.nanoCpus }),
+        ...(spec.pids === undefined ? {} : { PidsLimit: spec.pids }),
+      },
+    });
+  } catch (error) {
+    if (statusOf(error) === 404) {
+      throw new EngineError('image_not_found', `image "${spec.image}" is not present in the container engine (Berth does not pull images)`, { cause: error });
+    }
+    // Without an HTTP status the request died mid-way and the engine may have created it anyway.
+    // Best effort: the create error is what the caller needs, and the label sweep catches leftovers.
+    if (statusOf(error) === undefined) await removeContainer(docker.getContainer(spec.name)).catch(() => undefined);
+    throw toEngineError(error, 'create_failed', `creating container ${spec.name}`);
+  }
+}
+
+async function superviseContainer(
+  container: Docker.Container,
+  address: EngineAddress,
+  spec: ContainerSpec,
+  options: RunOptions,
+  startedAt: number,
+): Promise<ContainerOutcome> {
+  const stopper = new ContainerStopper(container);
+  const capture = new OutputCapture(spec, { onStderr: options.onStderr, onOverflow: () => stopper.request('overflow') });
+  const sockets: Socket[] = [];
+  const deadline = setTimeout(() => stopper.request('timeout'), spec.timeoutMs);
+  const onAbort = (): void => stopper.request('abort');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  // An abort during create fired before the listener existed.
+  if (options.signal?.aborted === true) onAbort();
+  try {
+    // Both attaches happen before start so no early output, or early exit, is missed.
+    const outputSocket = await attach(address, container.id, 'stdin=false&stdout=true&stderr=true');
+    sockets.push(outputSocket);
+    const stdinSocket = await attach(address, container.id, 'stdin=true&stdout=false&stderr=false');
+    sockets.push(stdinSocket);
+    if (stopper.reason !== undefined) return buildOutcome(capture, null, stopper, startedAt);
+    const outputDone = consumeOutput(outputSocket, capture);
+    await startContainer(container);
+    stopper.markStarted();
+    feedStdin(stdinSocket, spec.stdin);
+    await Promise.race([outputDone, stopper.failure, stopper.afterKill(KILL_GRACE_MS)]);
+    const stuck = stopper.afterKill(KILL_STOP_LIMIT_MS).then((): never => {
+      throw new EngineError('engine_failure', `container ${container.id} was not reported stopped ${KILL_STOP_LIMIT_MS} ms after a kill`);
+    });
+    const exit = await Promise.race([readExit(container), stopper.failure, stuck]);
+    await stopper.settled();
+    return buildOutcome(capture, exit, stopper, startedAt);
+  } finally {
+    clearTimeout(deadline);
+    options.signal?.removeEventListener('abort', onAbort);
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+async function attach(address: EngineAddress, containerId: string, streams: string): Promise<Socket> {
+  try {
+    const socket = await attachStream(address, containerId, streams);
+    // At once, so a reset between here and the first read cannot crash the process. A broken
+    // connection shows up as a close; the exit status read afterwards reveals an engine in trouble.
+    socket.on('error', () => undefined);
+    return socket;
+  } catch (error) {
+    // A refusal is part of setting the container up: Podman prepares (runc-creates) the container
+    // when attaching, so a command that cannot be executed is reported here rather than at start.
+    throw toEngineError(error, 'create_failed', `attaching to container ${containerId}`);
+  }
+}
+
+/** Writes exactly `stdin`, then half-closes so the program sees EOF. */
+function feedStdin(socket: Socket, stdin: Buffer): void {
+  // Never let this connection apply backpressure: Podman's conmon sends output to every attach
+  // session in lockstep, so one unread session stalls the container (and even its kill).
+  socket.resume();
+  // EPIPE when the program exits without reading everything is expected (and ignored by attach()).
+  // The write needs no timer of its own: it cannot outlive the container, bounded by the deadline.
+  socket.end(stdin);
+}
+
+/** Resolves when the engine closes the stream, i.e. the container's output is finished. */
+function consumeOutput(socket: Socket, capture: OutputCapture): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        capture.push(chunk);
+      } catch (error) {
+        socket.destroy();
+        reject(new EngineError('engine_failure', `processing the container's output failed: ${describe(error)}`, { cause: error }));
+      }
+    });
+    socket.on('close', () => resolve());
+  });
+}
+
+function buildOutcome(
+  capture: OutputCapture,
+  exit: { exitCode: number; oomKilled: boolean } | null,
+  stopper: ContainerStopper,
+  startedAt: number,
+): ContainerOutcome {
+  const reason = stopper.effectiveReason;
+  return {
+    exitCode: exit?.exitCode ?? null,
+    stdout: capture.stdout,
+    stderr: capture.stderr,
+    stderrTruncated: capture.stderrTruncated,
+    timedOut: reason === 'timeout',
+    stdoutOverflow: capture.stdoutOverflow,
+    oomKilled: exit?.oomKilled ?? false,
+    aborted: reason === 'abort',
+    durationMs: Date.now() - startedAt,
+  };
+}
+
+async function startContainer(container: Docker.Container): Promise<void> {
+  try {
+    await container.start();
+  } catch (error) {
+    throw toEngineError(error, 'create_failed', `starting container ${container.id}`);
+  }
+}
+
+/** Waits for the container to stop, then reads the exit code and OOM flag from inspect. */
+async function readExit(container: Docker.Container): Promise<{ exitCode: number; oomKilled: boolean }> {
+  try {
+    // The output stream can end a moment before the engine records the exit, so wait first.
+    await container.wait({ condition: 'not-running' });
+    const info = await container.inspect();
+    return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+  } catch (error) {
+    throw toEngineError(error, 'engine_failure', `reading the exit status of container ${container.id}`);
+  }
+}
+
+/**
+ * Kills the container once, for the first reason given. A kill requested before the container has
+ * started is held until it has (killing a created container is refused, and start would revive it).
+ */
+class ContainerStopper {
+  readonly #container: Docker.Container;
+  #reason: StopReason | undefined;
+  #started = false;
+  /** True when a kill reached a running container (not refused because it had already exited). */
+  #delivered = false;
+  #kill: Promise<void> | undefined;
+  #resolveKilled: () => void = () => undefined;
+  #rejectFailure: (error: unknown) => void = () => undefined;
+  /** Settles once a kill has been answered. */
+  readonly killed = new Promise<void>((resolve) => (this.#resolveKilled = resolve));
+  /** Rejects if a kill failed and the container is still running: waiting for it would hang. */
+  readonly failure = new Promise<never>((_resolve, reject) => (this.#rejectFailure = reject));
+
+  constructor(container: Docker.Container) {
+    this.#container = container;
+    this.failure.catch(() => undefined);
+  }
+
+  get reason(): StopReason | undefined {
+    return this.#reason;
+  }
+
+  /**
+   * The reason the run was cut short, if the kill (or not starting) actually cut it short. Await
+   * settled() first: Podman answers a kill only after the container is already reported exited.
+   */
+  get effectiveReason(): StopReason | undefined {
+    return this.#delivered || !this.#started ? this.#reason : undefined;
+  }
+
+  async settled(): Promise<void> {
+    await this.#kill;
+  }
+
+  /** Resolves `ms` after a kill has been answered; never, if there is no kill. */
+  afterKill(ms: number): Promise<void> {
+    return this.killed.then(() => delay(ms));
+  }
+
+  request(reason: StopReason): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    if (this.#started) this.#kill = this.#sendKill();
+  }
+
+  markStarted(): void {
+    this.#started = true;
+    if (this.#reason !== undefined) this.#kill = this.#sendKill();
+  }
+
+  async #sendKill(): Promise<void> {
+    try {
+      await this.#container.kill({ signal: 'SIGKILL' });
+      this.#delivered = true;
+    } catch (error) {
+      // A container that already exited is refused differently by each engine (Docker 409,
+      // Podman 500 "container state improper"), so ask whether it is still running instead.
+      const running = await this.#container.inspect().then((info) => info.State.Running, () => true);
+      if (running) this.#rejectFailure(toEngineError(error, 'engine_failure', `killing container ${this.#container.id}`));
+    } finally {
+      this.#resolveKilled();
+    }
+  }
+}
+
+async function findContainers(docker: Docker, labels: Readonly<Record<string, string>>): Promise<Docker.ContainerInfo[]> {
+  const label = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
+  try {
+    return await docker.listContainers({ all: true, filters: { label } });
+  } catch (error) {
+    throw toEngineError(error, 'engine_failure', 'listing containers');
+  }
+}
+
+/** Force-removes; 404 (already gone) and 409 (removal already in progress) count as done. */
+async function removeContainer(container: Docker.Container): Promise<void> {
+  try {
+    await container.remove({ force: true, v: true });
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 404 || status === 409) return;
+    throw toEngineError(error, 'engine_failure', `removing container ${container.id}`);
+  }
+}
+
+function neverStarted(startedAt: number, aborted: boolean): ContainerOutcome {
+  const empty = Buffer.alloc(0);
+  return {
+    exitCode: null, stdout: empty, stderr: empty, stderrTruncated: false, timedOut: false,
+    stdoutOverflow: false, oomKilled: false, aborted, durationMs: Date.now() - startedAt,
+  };
+}
+
+function toEngineError(error: unknown, reason: EngineErrorReason, action: string): EngineError {
+  if (error instanceof EngineError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code) && statusOf(error) === undefined) {
+    return new EngineError('unreachable', `${action}: container engine unreachable (${code})`, { cause: error });
+  }
+  return new EngineError(reason, `${action}: ${describe(error)}`, { cause: error });
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
