@@ -4,7 +4,7 @@
  */
 import { AppError } from './errors.ts';
 import type { Pool } from './db.ts';
-import type { ContainerEngine } from './worker/container-engine.ts';
+import type { ContainerEngine } from './engine/container-engine.ts';
 
 const CHECK_TIMEOUT_MS = 2_000;
 

@@ -8,7 +8,7 @@ import { createPool } from '../src/db.ts';
 import { ensureBusyboxImage } from '../src/images/busybox-image.ts';
 import { migrate } from '../src/migrate.ts';
 import { ensureQueues } from '../src/queue.ts';
-import { createDockerEngine } from '../src/worker/docker-engine.ts';
+import { createDockerEngine } from '../src/engine/docker-engine.ts';
 import { adminUrl, databaseUrl, TEMPLATE_DATABASE, withAdmin } from './helpers/database.ts';
 import { TEST_IMAGE, testEngines } from './helpers/engines.ts';
 

@@ -9,7 +9,7 @@ import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import { createReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { createTaskService } from '../tasks/task-service.ts';
-import { createDockerEngine } from '../worker/docker-engine.ts';
+import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Stoppable } from '../worker/main.ts';
 import { buildApp } from './app.ts';
 

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import { pack } from 'tar-stream';
-import { engineRequest, resolveEngineAddress, type EngineAddress } from '../worker/engine-socket.ts';
+import { engineRequest, resolveEngineAddress, type EngineAddress } from '../engine/engine-socket.ts';
 
 const APPLETS = [
   'sh', 'ash', 'cat', 'echo', 'sleep', 'head', 'tail', 'tr', 'wc', 'printf', 'env', 'yes', 'true',

@@ -4,7 +4,7 @@
  */
 import type { AttemptResult } from '../tasks/task-store.ts';
 import type { Runner } from '../runners/runner.ts';
-import type { ContainerOutcome, EngineError } from './container-engine.ts';
+import type { ContainerOutcome, EngineError } from '../engine/container-engine.ts';
 
 export type AttemptVerdict =
   | { readonly kind: 'finished'; readonly result: AttemptResult }

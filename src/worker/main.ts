@@ -7,7 +7,7 @@ import { createPool } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
-import { createDockerEngine } from './docker-engine.ts';
+import { createDockerEngine } from '../engine/docker-engine.ts';
 import { createRunTask } from './run-task.ts';
 import { startTaskConsumer } from './task-consumer.ts';
 

@@ -11,7 +11,7 @@ import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { claimTask, finishAttempt, requeueAttempt, saveTaskLogs, type ClaimedTask } from '../tasks/task-store.ts';
 import { judgeEngineError, judgeOutcome, type AttemptVerdict } from './attempt-verdict.ts';
-import { EngineError, type ContainerEngine, type ContainerSpec } from './container-engine.ts';
+import { EngineError, type ContainerEngine, type ContainerSpec } from '../engine/container-engine.ts';
 
 export const LABELS = {
   managedBy: 'berth.managed-by',

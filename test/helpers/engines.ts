@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { ContainerEngine, ContainerOutcome, ContainerSpec, RunOptions } from '../../src/worker/container-engine.ts';
+import type { ContainerEngine, ContainerOutcome, ContainerSpec, RunOptions } from '../../src/engine/container-engine.ts';
 
 export type TestEngineName = 'docker' | 'podman';
 

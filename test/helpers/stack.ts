@@ -13,7 +13,7 @@ import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.t
 import { loadRunnersFile } from '../../src/runners/load-runners.ts';
 import type { RunnersConfig } from '../../src/runners/runner.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
-import { createDockerEngine } from '../../src/worker/docker-engine.ts';
+import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const FIXTURE_RUNNERS = fileURLToPath(new URL('../fixtures/berth.yaml', import.meta.url));

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
-import { EngineError, type ContainerSpec } from '../../src/worker/container-engine.ts';
-import { createDockerEngine } from '../../src/worker/docker-engine.ts';
+import { EngineError, type ContainerSpec } from '../../src/engine/container-engine.ts';
+import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import {
   runLeavingNothing,
   TEST_CASE_LABEL,

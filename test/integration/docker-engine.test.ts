@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
-import type { ContainerSpec } from '../../src/worker/container-engine.ts';
-import { createDockerEngine } from '../../src/worker/docker-engine.ts';
+import type { ContainerSpec } from '../../src/engine/container-engine.ts';
+import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { runLeavingNothing, TEST_FILE_LABEL, TEST_IMAGE, testEngines, testSpec } from '../helpers/engines.ts';
 
 const FILE_ID = randomUUID();

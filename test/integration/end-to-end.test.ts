@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createDockerEngine } from '../../src/worker/docker-engine.ts';
+import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { spawnBerth, submit, waitForFinal, type BerthProcess } from '../helpers/berth-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPool } from '../../src/db.ts';
 import { createReadinessCheck } from '../../src/readiness.ts';
-import { createDockerEngine } from '../../src/worker/docker-engine.ts';
+import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { startApiStack } from '../helpers/stack.ts';
 import { testEngines } from '../helpers/engines.ts';
 

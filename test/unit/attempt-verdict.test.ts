@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { judgeEngineError, judgeOutcome } from '../../src/worker/attempt-verdict.ts';
-import { EngineError, type ContainerOutcome } from '../../src/worker/container-engine.ts';
+import { EngineError, type ContainerOutcome } from '../../src/engine/container-engine.ts';
 
 const runner: { output: 'json' | 'text'; timeoutMs: number; limits: { outputBytes: number } } = {
   output: 'json', timeoutMs: 2500, limits: { outputBytes: 100 },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { httpTarget, resolveEngineAddress } from '../../src/worker/engine-socket.ts';
+import { httpTarget, resolveEngineAddress } from '../../src/engine/engine-socket.ts';
 
 test('unset or empty DOCKER_HOST means the default Docker socket', () => {
   assert.deepEqual(resolveEngineAddress(undefined), { kind: 'unix', socketPath: '/var/run/docker.sock' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BoundedCollector, OutputCapture, StreamDemuxer, TailBuffer, type StreamType } from '../../src/worker/stream-demux.ts';
+import { BoundedCollector, OutputCapture, StreamDemuxer, TailBuffer, type StreamType } from '../../src/engine/stream-demux.ts';
 
 function frame(stream: StreamType, payload: string | Buffer): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;

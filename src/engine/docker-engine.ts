@@ -18,23 +18,18 @@ import {
   type ContainerEngine,
   type ContainerOutcome,
   type ContainerSpec,
-  type EngineErrorReason,
   type RunOptions,
 } from './container-engine.ts';
 import { attachStream, resolveEngineAddress, type EngineAddress } from './engine-socket.ts';
 import { OutputCapture } from './stream-demux.ts';
+import { ContainerStopper, delay } from './container-stopper.ts';
+import { describe, statusOf, toEngineError } from './engine-errors.ts';
 
 /** After a kill, how long the output stream may stay open before we stop waiting for it. */
 const KILL_GRACE_MS = 5_000;
 /** After a kill, how long the engine may take to report the container stopped before we give up. */
 const KILL_STOP_LIMIT_MS = 30_000;
 
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-]);
-
-type StopReason = 'timeout' | 'overflow' | 'abort';
 
 export function createDockerEngine(options: { readonly dockerHost?: string }): ContainerEngine {
   const address = resolveEngineAddress(options.dockerHost);
@@ -242,76 +237,6 @@ async function readExit(container: Docker.Container): Promise<{ exitCode: number
   }
 }
 
-/**
- * Kills the container once, for the first reason given. A kill requested before the container has
- * started is held until it has (killing a created container is refused, and start would revive it).
- */
-class ContainerStopper {
-  readonly #container: Docker.Container;
-  #reason: StopReason | undefined;
-  #started = false;
-  /** True when a kill reached a running container (not refused because it had already exited). */
-  #delivered = false;
-  #kill: Promise<void> | undefined;
-  #resolveKilled: () => void = () => undefined;
-  #rejectFailure: (error: unknown) => void = () => undefined;
-  /** Settles once a kill has been answered. */
-  readonly killed = new Promise<void>((resolve) => (this.#resolveKilled = resolve));
-  /** Rejects if a kill failed and the container is still running: waiting for it would hang. */
-  readonly failure = new Promise<never>((_resolve, reject) => (this.#rejectFailure = reject));
-
-  constructor(container: Docker.Container) {
-    this.#container = container;
-    this.failure.catch(() => undefined);
-  }
-
-  get reason(): StopReason | undefined {
-    return this.#reason;
-  }
-
-  /**
-   * The reason the run was cut short, if the kill (or not starting) actually cut it short. Await
-   * settled() first: Podman answers a kill only after the container is already reported exited.
-   */
-  get effectiveReason(): StopReason | undefined {
-    return this.#delivered || !this.#started ? this.#reason : undefined;
-  }
-
-  async settled(): Promise<void> {
-    await this.#kill;
-  }
-
-  /** Resolves `ms` after a kill has been answered; never, if there is no kill. */
-  afterKill(ms: number): Promise<void> {
-    return this.killed.then(() => delay(ms));
-  }
-
-  request(reason: StopReason): void {
-    if (this.#reason !== undefined) return;
-    this.#reason = reason;
-    if (this.#started) this.#kill = this.#sendKill();
-  }
-
-  markStarted(): void {
-    this.#started = true;
-    if (this.#reason !== undefined) this.#kill = this.#sendKill();
-  }
-
-  async #sendKill(): Promise<void> {
-    try {
-      await this.#container.kill({ signal: 'SIGKILL' });
-      this.#delivered = true;
-    } catch (error) {
-      // A container that already exited is refused differently by each engine (Docker 409,
-      // Podman 500 "container state improper"), so ask whether it is still running instead.
-      const running = await this.#container.inspect().then((info) => info.State.Running, () => true);
-      if (running) this.#rejectFailure(toEngineError(error, 'engine_failure', `killing container ${this.#container.id}`));
-    } finally {
-      this.#resolveKilled();
-    }
-  }
-}
-
 async function findContainers(docker: Docker, labels: Readonly<Record<string, string>>): Promise<Docker.ContainerInfo[]> {
   const label = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
   try {
@@ -338,26 +263,4 @@ function neverStarted(startedAt: number, aborted: boolean): ContainerOutcome {
     exitCode: null, stdout: empty, stderr: empty, stderrTruncated: false, timedOut: false,
     stdoutOverflow: false, oomKilled: false, aborted, durationMs: Date.now() - startedAt,
   };
-}
-
-function toEngineError(error: unknown, reason: EngineErrorReason, action: string): EngineError {
-  if (error instanceof EngineError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code) && statusOf(error) === undefined) {
-    return new EngineError('unreachable', `${action}: container engine unreachable (${code})`, { cause: error });
-  }
-  return new EngineError(reason, `${action}: ${describe(error)}`, { cause: error });
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
