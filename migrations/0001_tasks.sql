@@ -21,13 +21,3 @@ create table berth.tasks (
   constraint tasks_error_when_failed
     check ((status = 'failed') = (error_code is not null))
 );
-
--- Newest-first listing with a stable cursor.
-create index tasks_created_idx on berth.tasks (created_at desc, id desc);
-
--- stderr of the latest attempt, bounded (the tail is kept). bytea: stderr need not be UTF-8.
-create table berth.task_logs (
-  task_id uuid primary key references berth.tasks (id) on delete cascade,
-  content bytea not null,
-  truncated boolean not null default false
-);

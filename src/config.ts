@@ -22,6 +22,12 @@ export interface Config {
   readonly logLimitBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: string;
+  /** How long a running attempt may go without a heartbeat before it counts as lost. */
+  readonly leaseMs: number;
+  /** Finished tasks are deleted after this long; at least a day, so idempotency keys last 24 hours. */
+  readonly retentionMs: number;
+  /** Label value marking this deployment's containers, for deployments sharing one engine. */
+  readonly instance: string;
   /** Whether the API's /readyz also checks the engine: off where the API has no engine socket (compose). */
   readonly readyzChecksEngine: boolean;
 }
@@ -67,6 +73,9 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
     outputLimitBytes: read('BERTH_OUTPUT_LIMIT', 10 * 1024 * 1024, parseBytes, 'must be a size such as "10MiB"'),
     logLimitBytes: read('BERTH_LOG_LIMIT', 1024 * 1024, parseBytes, 'must be a size such as "1MiB"'),
     shutdownGraceMs: read('BERTH_SHUTDOWN_GRACE', 30_000, parseSecondsOrDuration, 'must be seconds or a duration such as "30s"'),
+    leaseMs: read('BERTH_LEASE', 30_000, (raw) => atLeast(parseSecondsOrDuration(raw), 2_000), 'must be a duration of at least 2s'),
+    retentionMs: read('BERTH_RETENTION', 7 * DAY_MS, (raw) => atLeast(parseSecondsOrDuration(raw), DAY_MS), 'must be a duration of at least 24h'),
+    instance: read('BERTH_INSTANCE', 'berth', (raw) => (/^[\w.-]{1,63}$/.test(raw) ? raw : undefined), 'must be 1-63 letters, digits, ".", "_" or "-"'),
     readyzChecksEngine: read('BERTH_READYZ_ENGINE', true, parseBoolean, 'must be true or false'),
     logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), `must be one of ${LOG_LEVELS.join(', ')}`),
   };
@@ -76,6 +85,12 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
 
 function parseDatabaseUrl(raw: string): string | undefined {
   return /^postgres(ql)?:\/\//.test(raw) ? raw : undefined;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function atLeast(value: number | undefined, minimum: number): number | undefined {
+  return value !== undefined && value >= minimum ? value : undefined;
 }
 
 function parseBoolean(raw: string): boolean | undefined {

@@ -13,13 +13,19 @@ export interface RunTaskJob {
 }
 
 export interface EnqueueOptions {
+  /** The task's runner: the job's group, so pg-boss can hold a runner's concurrency limit. */
+  readonly runner: string;
   /** How long pg-boss lets the job stay active before it counts the worker as lost. */
   readonly expireInSeconds: number;
+  readonly priority?: number;
+  readonly startAfter?: Date;
 }
 
 export interface TaskQueue {
   /** Enqueues inside the caller's transaction, so the task row and its job commit together. */
   enqueue(db: Queryable, taskId: string, options: EnqueueOptions): Promise<void>;
+  /** Settles the job of an attempt whose worker is gone, so it stops counting against its runner's limit. */
+  abandon(jobId: string): Promise<void>;
 }
 
 export type BossRole = 'api' | 'worker';
@@ -42,7 +48,7 @@ export async function ensureQueues(boss: PgBoss): Promise<void> {
   await boss.createQueue(RUN_TASK_QUEUE, {
     // Workers are woken by NOTIFY the moment a job is created instead of waiting for a poll.
     notify: true,
-    // Berth decides about retries itself (issue #3); a job failing means the worker was lost.
+    // Berth decides about retries itself (it counts the task's failed attempts, not the job's).
     retryLimit: 0,
   });
 }
@@ -55,7 +61,13 @@ export function createTaskQueue(boss: PgBoss): TaskQueue {
         db: { executeSql: (text, values) => db.query(text, values) },
         expireInSeconds: options.expireInSeconds,
         retryLimit: 0,
+        group: { id: options.runner, tier: options.runner },
+        ...(options.priority === undefined ? {} : { priority: options.priority }),
+        ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }),
       });
+    },
+    async abandon(jobId) {
+      await boss.fail(RUN_TASK_QUEUE, jobId, { reason: 'the worker running this attempt was lost' });
     },
   };
 }

@@ -8,6 +8,7 @@ import { AppError, ErrorResponse } from '../errors.ts';
 import type { ReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import type { TaskService } from '../tasks/task-service.ts';
+import type { TaskWatch } from '../tasks/task-watch.ts';
 import { errorHandler } from './error-handler.ts';
 import { healthRoutes } from './routes/health.ts';
 import { runnerRoutes } from './routes/runners.ts';
@@ -17,6 +18,7 @@ import { createValidatorCompiler } from './validator-compiler.ts';
 
 export interface AppDeps {
   readonly tasks: TaskService;
+  readonly watch: TaskWatch;
   readonly runners: RunnersConfig;
   readonly readiness: ReadinessCheck;
   readonly bodyLimitBytes: number;
@@ -42,7 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorResponse);
 
   await registerSwagger(app);
-  await app.register(taskRoutes, { tasks: deps.tasks });
+  await app.register(taskRoutes, { tasks: deps.tasks, watch: deps.watch });
   await app.register(runnerRoutes, { runners: deps.runners });
   await app.register(healthRoutes, { readiness: deps.readiness });
   return app;

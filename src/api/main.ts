@@ -1,15 +1,18 @@
 /**
  * The API process: constructs its collaborators, builds the app and listens.
- * Returns a handle that stops accepting connections, finishes requests in flight, and closes.
+ * Returns a handle that stops accepting connections, ends waits and log streams, finishes
+ * requests in flight, and closes.
  */
 import type { Config } from '../config.ts';
 import { createPool } from '../db.ts';
+import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Logger } from '../logger.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import { createReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
+import { startTaskEvents } from '../task-events.ts';
 import { createTaskService } from '../tasks/task-service.ts';
-import { createDockerEngine } from '../engine/docker-engine.ts';
+import { createTaskWatch } from '../tasks/task-watch.ts';
 import type { Stoppable } from '../worker/main.ts';
 import { buildApp } from './app.ts';
 
@@ -27,9 +30,12 @@ export async function startApiProcess(options: {
   boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
   await boss.start();
   await ensureQueues(boss);
+  const events = await startTaskEvents({ connectionString: databaseUrl, logger });
+  const shutdown = new AbortController();
   const engine = config.readyzChecksEngine ? createDockerEngine({ dockerHost: config.dockerHost }) : undefined;
   const app = await buildApp({
     tasks: createTaskService({ pool, queue: createTaskQueue(boss), runners }),
+    watch: createTaskWatch({ pool, events, shutdown: shutdown.signal }),
     runners,
     readiness: createReadinessCheck({ pool, engine }),
     bodyLimitBytes: config.bodyLimitBytes,
@@ -39,7 +45,10 @@ export async function startApiProcess(options: {
   return {
     url,
     async stop() {
+      // Held requests (wait=, follow=) answer now with what they have, so close() need not wait for them.
+      shutdown.abort();
       await app.close();
+      await events.close();
       await boss.stop({ graceful: true, timeout: 5_000 });
       await pool.end();
       logger.info('api stopped');

@@ -11,7 +11,8 @@ const inert = (): never => {
 
 export async function buildOpenApiDocument(): Promise<unknown> {
   const app = await buildApp({
-    tasks: { submitTask: inert, getTask: inert, getTaskLogs: inert },
+    tasks: { submitTask: inert, getTask: inert, listTasks: inert, cancelTask: inert },
+    watch: { waitForTask: inert, readLogs: inert, followLogs: inert },
     runners: { runners: new Map() },
     readiness: async () => undefined,
     bodyLimitBytes: 1,

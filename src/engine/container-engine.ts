@@ -64,12 +64,20 @@ export class EngineError extends Error {
   }
 }
 
+export interface FoundContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export interface ContainerEngine {
   run(spec: ContainerSpec, options?: RunOptions): Promise<ContainerOutcome>;
   /** Resolves when the engine answers; throws EngineError('unreachable') otherwise. */
   ping(): Promise<void>;
   /** Names of containers (running or not) carrying all of these labels. */
   listContainers(labels: Readonly<Record<string, string>>): Promise<string[]>;
+  /** Containers (running or not) carrying all of these labels, with all their labels. */
+  findContainers(labels: Readonly<Record<string, string>>): Promise<FoundContainer[]>;
   /** Force-removes every container carrying all of these labels; returns how many were removed. */
   removeContainers(labels: Readonly<Record<string, string>>): Promise<number>;
 }

@@ -47,7 +47,11 @@ export function createDockerEngine(options: { readonly dockerHost?: string }): C
     },
     async listContainers(labels) {
       const found = await findContainers(docker, labels);
-      return found.map((info) => (info.Names[0] ?? info.Id).replace(/^\//, ''));
+      return found.map(containerName);
+    },
+    async findContainers(labels) {
+      const found = await findContainers(docker, labels);
+      return found.map((info) => ({ id: info.Id, name: containerName(info), labels: { ...info.Labels } }));
     },
     async removeContainers(labels) {
       const found = await findContainers(docker, labels);
@@ -235,6 +239,10 @@ async function readExit(container: Docker.Container): Promise<{ exitCode: number
   } catch (error) {
     throw toEngineError(error, 'engine_failure', `reading the exit status of container ${container.id}`);
   }
+}
+
+function containerName(info: Docker.ContainerInfo): string {
+  return (info.Names[0] ?? info.Id).replace(/^\//, '');
 }
 
 async function findContainers(docker: Docker, labels: Readonly<Record<string, string>>): Promise<Docker.ContainerInfo[]> {

@@ -19,7 +19,7 @@ import { ConfigError } from '../config-error.ts';
 import type { ErrorDetail } from '../errors.ts';
 import { expand, type Env } from './env-interpolation.ts';
 import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
-import type { Runner, RunnerLimits, RunnersConfig } from './runner.ts';
+import type { RetryPolicy, Runner, RunnerLimits, RunnersConfig } from './runner.ts';
 import { splitShellWords } from './shell-words.ts';
 import { parseDuration, parseSize } from './units.ts';
 
@@ -39,6 +39,7 @@ export interface ParseRunnersOptions extends LoadRunnersOptions {
 const RUNNER_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const DEFAULT_TIMEOUT_MS = 300_000;
 const DEFAULT_OUTPUT_BYTES = 10 * 1024 * 1024;
+const DEFAULT_RETRY_DELAY_MS = 1_000;
 /** Node's timers fire immediately beyond 2^31-1 ms, so a longer timeout would kill at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const NO_ERRORS: readonly ErrorDetail[] = Object.freeze([]);
@@ -155,6 +156,8 @@ function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, c
     output: entry['output'] === 'text' ? 'text' : 'json',
     network: typeof entry['network'] === 'string' ? entry['network'] : 'none',
     limits: resolveLimits(isMapping(entry['limits']) ? entry['limits'] : {}, at('limits'), context),
+    retries: resolveRetries(isMapping(entry['retries']) ? entry['retries'] : {}, at('retries'), context),
+    concurrency: typeof entry['concurrency'] === 'number' ? entry['concurrency'] : undefined,
     validateInput: input === undefined ? () => NO_ERRORS : inputValidator(input.validate),
   });
 }
@@ -191,6 +194,21 @@ function resolveTimeout(value: unknown, path: string[], context: ResolveContext)
   else if (ms > MAX_TIMEOUT_MS) context.report(path, 'must not exceed 596h');
   else return ms;
   return DEFAULT_TIMEOUT_MS;
+}
+
+function resolveRetries(retries: Readonly<Record<string, unknown>>, path: string[], context: ResolveContext): RetryPolicy {
+  const { limit, delay, backoff } = retries;
+  let delayMs = DEFAULT_RETRY_DELAY_MS;
+  if (typeof delay === 'number' || typeof delay === 'string') {
+    const ms = parseDuration(delay);
+    if (ms === undefined || ms > MAX_TIMEOUT_MS) context.report([...path, 'delay'], 'must be a duration');
+    else delayMs = ms;
+  }
+  return Object.freeze({
+    limit: typeof limit === 'number' ? limit : 0,
+    delayMs,
+    backoff: backoff === 'fixed' ? 'fixed' : 'exponential',
+  });
 }
 
 function resolveLimits(limits: Readonly<Record<string, unknown>>, path: string[], context: ResolveContext): RunnerLimits {

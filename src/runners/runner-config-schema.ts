@@ -39,6 +39,15 @@ export const RunnerLimitsEntry = Type.Object(
   { additionalProperties: false },
 );
 
+export const RunnerRetriesEntry = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 0, maximum: 100, errorMessage: { minimum: 'must be an integer from 0 to 100', maximum: 'must be an integer from 0 to 100' } }),
+    delay: Type.Optional(Duration),
+    backoff: Type.Optional(Type.Enum(['exponential', 'fixed'])),
+  },
+  { additionalProperties: false },
+);
+
 export const RunnerEntry = Type.Object(
   {
     image: Type.String({ minLength: 1 }),
@@ -63,6 +72,8 @@ export const RunnerEntry = Type.Object(
     output: Type.Optional(Type.Enum(['json', 'text'])),
     network: Type.Optional(Type.String({ minLength: 1 })),
     limits: Type.Optional(RunnerLimitsEntry),
+    retries: Type.Optional(RunnerRetriesEntry),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } })),
   },
   { additionalProperties: false },
 );

@@ -18,6 +18,15 @@ export interface RunnerLimits {
   readonly outputBytes: number;
 }
 
+export interface RetryPolicy {
+  /** Retries after the first attempt; 0 means none. */
+  readonly limit: number;
+  /** Delay before the first retry. */
+  readonly delayMs: number;
+  /** exponential: the delay doubles with each retry, with jitter; fixed: always delayMs. */
+  readonly backoff: 'exponential' | 'fixed';
+}
+
 export interface Runner {
   readonly name: string;
   readonly image: string;
@@ -31,6 +40,9 @@ export interface Runner {
   readonly output: OutputMode;
   readonly network: string;
   readonly limits: RunnerLimits;
+  readonly retries: RetryPolicy;
+  /** Most tasks of this runner running at once across all workers; undefined: no limit. */
+  readonly concurrency: number | undefined;
   /** Checks a task input against inputSchema; returns every violation (empty when valid). */
   readonly validateInput: (input: unknown) => readonly ErrorDetail[];
 }

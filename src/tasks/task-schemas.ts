@@ -7,6 +7,8 @@
  * - task: one request to run a runner with an input; Berth's record of it, in berth.tasks.
  * - attempt: one execution of a task in one fresh container; `attempts` counts them.
  * - job: pg-boss's transport record that hands a task id to a worker; never shown to clients.
+ *
+ * While a retry waits for its delay the task is `queued` again, with `nextAttemptAt` set.
  */
 import { Type, type Static } from 'typebox';
 
@@ -34,6 +36,26 @@ export type TaskError = Static<typeof TaskError>;
 const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
+/** Attempt outcomes: the task error codes, plus the two ways Berth itself ends an attempt. */
+export const AttemptErrorCode = Type.Union([
+  TaskErrorCode,
+  Type.Literal('interrupted', { description: 'the worker shut down; the task was queued again without using a retry' }),
+  Type.Literal('cancelled'),
+]);
+export type AttemptErrorCode = Static<typeof AttemptErrorCode>;
+
+export const TaskAttempt = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    startedAt: Timestamp,
+    finishedAt: NullableTimestamp,
+    exitCode: Type.Union([Type.Integer(), Type.Null()]),
+    error: Type.Union([Type.Object({ code: AttemptErrorCode, message: Type.String() }, { additionalProperties: false }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type TaskAttempt = Static<typeof TaskAttempt>;
+
 export const Task = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -43,19 +65,65 @@ export const Task = Type.Object(
     output: Type.Unknown({ description: 'The parsed stdout (json runners) or the raw stdout (text runners); null until succeeded' }),
     error: Type.Union([TaskError, Type.Null()]),
     exitCode: Type.Union([Type.Integer(), Type.Null()]),
-    attempts: Type.Integer({ minimum: 0 }),
+    attempts: Type.Integer({ minimum: 0, description: 'Attempts started so far' }),
+    maxAttempts: Type.Integer({ minimum: 1, description: '1 + the runner\'s retry limit' }),
+    priority: Type.Integer(),
     createdAt: Timestamp,
+    runAfter: Type.Union([Timestamp, Type.Null()], { description: 'Requested earliest start (startAfter or delay)' }),
+    nextAttemptAt: Type.Union([Timestamp, Type.Null()], { description: 'When a retry is waiting: its earliest start' }),
     startedAt: NullableTimestamp,
     finishedAt: NullableTimestamp,
+    attemptHistory: Type.Array(TaskAttempt, { description: 'Every attempt, oldest first' }),
   },
   { additionalProperties: false },
 );
 export type Task = Static<typeof Task>;
 
+export const TaskPage = Type.Object(
+  {
+    items: Type.Array(Task),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' }),
+  },
+  { additionalProperties: false },
+);
+export type TaskPage = Static<typeof TaskPage>;
+
+export const TaskListQuery = Type.Object(
+  {
+    runner: Type.Optional(Type.String({ minLength: 1 })),
+    status: Type.Optional(TaskStatus),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type TaskListQuery = Static<typeof TaskListQuery>;
+
+/** Longest a request may wait for a task to finish. */
+export const MAX_WAIT_SECONDS = 120;
+
+export const TaskWaitQuery = Type.Object(
+  {
+    wait: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WAIT_SECONDS, description: 'Seconds to hold the request until the task finishes' })),
+  },
+  { additionalProperties: false },
+);
+
+export const TaskLogsQuery = Type.Object(
+  {
+    follow: Type.Optional(Type.Boolean({ description: 'Stream stderr as it is written until the task ends' })),
+    attempt: Type.Optional(Type.Integer({ minimum: 1, description: 'Which attempt\'s log; default the latest' })),
+  },
+  { additionalProperties: false },
+);
+
 export const TaskSubmission = Type.Object(
   {
     runner: Type.String({ minLength: 1, description: 'Name of a configured runner' }),
     input: Type.Optional(Type.Unknown({ description: 'Any JSON value; written to the container\'s stdin. Defaults to null.' })),
+    priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Higher runs first; default 0' })),
+    startAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Do not start before this time (ISO 8601)' })),
+    delay: Type.Optional(Type.Number({ minimum: 0, maximum: 31_536_000, description: 'Do not start before this many seconds from now' })),
   },
   { additionalProperties: false },
 );

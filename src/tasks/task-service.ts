@@ -1,14 +1,19 @@
 /**
- * What clients can do with tasks. Owns the rule that a 202 means durably stored: the task row and
- * its job are written in one transaction, and any 4xx is decided before anything is written.
+ * What clients can do with tasks. Owns the rule that a 202 means durably stored: the task row,
+ * its job and its idempotency key are written in one transaction, and every 4xx is decided before
+ * anything is written.
  */
 import { AppError } from '../errors.ts';
 import { withTransaction, type Pool } from '../db.ts';
 import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
-import type { RunnersConfig } from '../runners/runner.ts';
+import type { Runner, RunnersConfig } from '../runners/runner.ts';
+import { publishTaskEvent } from '../task-events.ts';
+import { endAttempt } from './attempt-store.ts';
+import { recordIdempotencyKey } from './idempotency-store.ts';
+import { requestHash } from './request-hash.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
-import type { Task, TaskSubmission } from './task-schemas.ts';
-import { findTask, findTaskLogs, insertTask } from './task-store.ts';
+import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
+import { cancelTask, findTask, insertTask, listTasks } from './task-store.ts';
 
 export interface TaskServiceDeps {
   readonly pool: Pool;
@@ -16,48 +21,126 @@ export interface TaskServiceDeps {
   readonly runners: RunnersConfig;
 }
 
+export interface SubmitOptions {
+  readonly idempotencyKey?: string;
+}
+
 export interface TaskService {
-  submitTask(submission: TaskSubmission): Promise<Task>;
+  /** `created` is false when an idempotent replay returned the task created the first time. */
+  submitTask(submission: TaskSubmission, options?: SubmitOptions): Promise<{ task: Task; created: boolean }>;
   getTask(id: string): Promise<Task>;
-  getTaskLogs(id: string): Promise<Buffer>;
+  listTasks(query: TaskListQuery): Promise<TaskPage>;
+  cancelTask(id: string): Promise<Task>;
 }
 
 export function createTaskService({ pool, queue, runners }: TaskServiceDeps): TaskService {
+  async function getTask(id: string): Promise<Task> {
+    const task = isTaskId(id) ? await findTask(pool, id) : null;
+    if (task === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
+    return task;
+  }
+
   return {
-    async submitTask(submission) {
-      const runner = runners.runners.get(submission.runner);
-      if (runner === undefined) {
-        throw new AppError('UNKNOWN_RUNNER', `unknown runner '${submission.runner}'`, {
-          details: [{ path: '/runner', message: `no runner named '${submission.runner}' is configured` }],
-        });
-      }
-      const input = submission.input ?? null;
-      const violations = runner.validateInput(input);
-      if (violations.length > 0) {
-        const list = violations.map((v) => `${v.path}: ${v.message}`).join('; ');
-        throw new AppError('INPUT_INVALID', `input does not match the input_schema of runner '${runner.name}': ${list}`, {
-          details: violations,
-        });
-      }
+    async submitTask(submission, options = {}) {
+      const runner = checkSubmission(runners, submission);
       const id = newTaskId();
-      const expireInSeconds = jobExpirySeconds(runner.timeoutMs);
-      return withTransaction(pool, async (client) => {
-        const task = await insertTask(client, { id, runner: runner.name, inputJson: JSON.stringify(input) });
-        await queue.enqueue(client, id, { expireInSeconds });
-        return task;
+      const runAfter = startTime(submission);
+      const inputJson = JSON.stringify(submission.input ?? null);
+      const fingerprint = requestHash(submission);
+      const replayOf = await withTransaction(pool, async (client) => {
+        if (options.idempotencyKey !== undefined) {
+          const existing = await recordIdempotencyKey(client, options.idempotencyKey, fingerprint, id);
+          if (existing !== null) return existing;
+        }
+        await insertTask(client, {
+          id, runner: runner.name, inputJson, priority: submission.priority ?? 0, runAfter, maxAttempts: runner.retries.limit + 1,
+        });
+        await queue.enqueue(client, id, {
+          runner: runner.name,
+          expireInSeconds: jobExpirySeconds(runner.timeoutMs),
+          ...(submission.priority === undefined ? {} : { priority: submission.priority }),
+          ...(runAfter === null ? {} : { startAfter: runAfter }),
+        });
+        return null;
       });
+      if (replayOf === null) return { task: await getTask(id), created: true };
+      if (replayOf.requestHash !== fingerprint) {
+        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request body');
+      }
+      return { task: await getTask(replayOf.taskId), created: false };
     },
 
-    async getTask(id) {
-      const task = isTaskId(id) ? await findTask(pool, id) : null;
-      if (task === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
-      return task;
+    getTask,
+
+    async listTasks(query) {
+      const limit = query.limit ?? 50;
+      const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const items = await listTasks(pool, {
+        limit: limit + 1,
+        ...(query.runner === undefined ? {} : { runner: query.runner }),
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(before === undefined ? {} : { before }),
+      });
+      const page = items.slice(0, limit);
+      return { items: page, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
     },
 
-    async getTaskLogs(id) {
-      const logs = isTaskId(id) ? await findTaskLogs(pool, id) : null;
-      if (logs === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
-      return logs;
+    async cancelTask(id) {
+      const task = await getTask(id);
+      const cancelled = await withTransaction(pool, async (client) => {
+        const result = await cancelTask(client, task.id);
+        if (result === null) return false;
+        if (result.previous === 'running') {
+          await endAttempt(client, task.id, task.attempts, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
+        }
+        // The worker running it kills the container when it hears of this.
+        await publishTaskEvent(client, task.id, 'final');
+        return true;
+      });
+      const current = await getTask(id);
+      if (!cancelled) throw new AppError('TASK_FINISHED', `task '${id}' is already ${current.status}`);
+      return current;
     },
   };
+}
+
+function checkSubmission(runners: RunnersConfig, submission: TaskSubmission): Runner {
+  const runner = runners.runners.get(submission.runner);
+  if (runner === undefined) {
+    throw new AppError('UNKNOWN_RUNNER', `unknown runner '${submission.runner}'`, {
+      details: [{ path: '/runner', message: `no runner named '${submission.runner}' is configured` }],
+    });
+  }
+  if (submission.startAfter !== undefined && submission.delay !== undefined) {
+    throw new AppError('VALIDATION_FAILED', 'give startAfter or delay, not both', {
+      details: [{ path: 'body/delay', message: 'cannot be combined with startAfter' }],
+    });
+  }
+  const violations = runner.validateInput(submission.input ?? null);
+  if (violations.length > 0) {
+    const list = violations.map((v) => `${v.path}: ${v.message}`).join('; ');
+    throw new AppError('INPUT_INVALID', `input does not match the input_schema of runner '${runner.name}': ${list}`, {
+      details: violations,
+    });
+  }
+  return runner;
+}
+
+function startTime(submission: TaskSubmission): Date | null {
+  if (submission.startAfter !== undefined) return new Date(submission.startAfter);
+  if (submission.delay !== undefined && submission.delay > 0) return new Date(Date.now() + submission.delay * 1000);
+  return null;
+}
+
+/** Cursors are opaque to clients: the last id of the previous page, encoded. */
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isTaskId(id)) {
+    throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: [{ path: 'querystring/cursor', message: 'is not a cursor this API returned' }] });
+  }
+  return id;
 }

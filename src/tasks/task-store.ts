@@ -1,10 +1,10 @@
 /**
- * SQL for berth.tasks and berth.task_logs: one exported function per statement.
+ * SQL for berth.tasks: one exported function per statement.
  * Invariant: every write made on behalf of an attempt names that attempt (`attempts = $n` and
  * status 'running'), so an attempt that lost its claim can never overwrite a newer one.
  */
 import type { Queryable } from '../db.ts';
-import type { Task, TaskErrorCode, TaskStatus } from './task-schemas.ts';
+import type { AttemptErrorCode, Task, TaskAttempt, TaskErrorCode, TaskStatus } from './task-schemas.ts';
 
 interface TaskRow {
   id: string;
@@ -16,15 +16,44 @@ interface TaskRow {
   error_message: string | null;
   exit_code: number | null;
   attempts: number;
+  max_attempts: number;
+  priority: number;
   created_at: Date;
+  run_after: Date | null;
+  next_attempt_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
+  history: AttemptJson[];
 }
 
-const TASK_COLUMNS = `id, runner, status, input, output, error_code, error_message, exit_code, attempts,
-  created_at, started_at, finished_at`;
+/** task_attempts rows as json_agg renders them: timestamps are strings. */
+interface AttemptJson {
+  attempt: number;
+  started_at: string;
+  finished_at: string | null;
+  exit_code: number | null;
+  error_code: AttemptErrorCode | null;
+  error_message: string | null;
+}
 
-function toTask(row: TaskRow): Task {
+/** Every column a Task needs, for a query over `berth.tasks t`. */
+export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error_code, t.error_message, t.exit_code,
+  t.attempts, t.max_attempts, t.priority, t.created_at, t.run_after, t.next_attempt_at, t.started_at, t.finished_at,
+  coalesce((select json_agg(a order by a.attempt) from berth.task_attempts a where a.task_id = t.id), '[]') as history`;
+
+const iso = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
+
+function toAttempt(a: AttemptJson): TaskAttempt {
+  return {
+    attempt: a.attempt,
+    startedAt: iso(a.started_at)!,
+    finishedAt: iso(a.finished_at),
+    exitCode: a.exit_code,
+    error: a.error_code === null ? null : { code: a.error_code, message: a.error_message ?? '' },
+  };
+}
+
+export function toTask(row: TaskRow): Task {
   return {
     id: row.id,
     runner: row.runner,
@@ -34,34 +63,75 @@ function toTask(row: TaskRow): Task {
     error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
     exitCode: row.exit_code,
     attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
     createdAt: row.created_at.toISOString(),
-    startedAt: row.started_at?.toISOString() ?? null,
-    finishedAt: row.finished_at?.toISOString() ?? null,
+    runAfter: iso(row.run_after),
+    nextAttemptAt: iso(row.next_attempt_at),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    attemptHistory: row.history.map(toAttempt),
   };
 }
 
-/** `inputJson` is stored as text (json, not jsonb) so the worker sends exactly these bytes. */
-export async function insertTask(db: Queryable, task: { id: string; runner: string; inputJson: string }): Promise<Task> {
+export interface NewTask {
+  readonly id: string;
+  readonly runner: string;
+  /** Stored as text (json, not jsonb) so the worker sends exactly these bytes. */
+  readonly inputJson: string;
+  readonly priority: number;
+  readonly runAfter: Date | null;
+  readonly maxAttempts: number;
+}
+
+export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   const { rows } = await db.query<TaskRow>(
-    `insert into berth.tasks (id, runner, input) values ($1, $2, $3::json) returning ${TASK_COLUMNS}`,
-    [task.id, task.runner, task.inputJson],
+    `with t as (
+       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts)
+       values ($1, $2, $3::json, $4, $5, $6) returning *)
+     select ${TASK_SELECT} from t`,
+    [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts],
   );
   return toTask(rows[0]!);
 }
 
 export async function findTask(db: Queryable, id: string): Promise<Task | null> {
-  const { rows } = await db.query<TaskRow>(`select ${TASK_COLUMNS} from berth.tasks where id = $1`, [id]);
+  const { rows } = await db.query<TaskRow>(`select ${TASK_SELECT} from berth.tasks t where t.id = $1`, [id]);
   return rows[0] === undefined ? null : toTask(rows[0]);
 }
 
-/** null when the task does not exist; an empty buffer when it has no logs yet. */
-export async function findTaskLogs(db: Queryable, id: string): Promise<Buffer | null> {
-  const { rows } = await db.query<{ content: Buffer | null }>(
-    `select l.content from berth.tasks t left join berth.task_logs l on l.task_id = t.id where t.id = $1`,
+export async function findTasks(db: Queryable, ids: readonly string[]): Promise<Task[]> {
+  const { rows } = await db.query<TaskRow>(`select ${TASK_SELECT} from berth.tasks t where t.id = any($1::uuid[])`, [ids]);
+  return rows.map(toTask);
+}
+
+/**
+ * Newest first. Ids are UUIDv7, ordered by creation time, so `id < cursor` pages are stable under
+ * concurrent inserts: new tasks sort before the first page and never shift later ones.
+ */
+export async function listTasks(
+  db: Queryable, filter: { runner?: string; status?: TaskStatus; before?: string; limit: number },
+): Promise<Task[]> {
+  const { rows } = await db.query<TaskRow>(
+    `select ${TASK_SELECT} from berth.tasks t
+      where ($1::text is null or t.runner = $1) and ($2::text is null or t.status = $2)
+        and ($3::uuid is null or t.id < $3)
+      order by t.id desc limit $4`,
+    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit],
+  );
+  return rows.map(toTask);
+}
+
+/** queued|running → cancelled. null when the task is already final (or missing). */
+export async function cancelTask(db: Queryable, id: string): Promise<{ previous: TaskStatus } | null> {
+  const { rows } = await db.query<{ previous: TaskStatus }>(
+    `update berth.tasks t set status = 'cancelled', finished_at = now(), next_attempt_at = null, heartbeat_at = null
+       from (select id, status from berth.tasks where id = $1 for update) old
+      where t.id = old.id and old.status in ('queued', 'running')
+      returning old.status as previous`,
     [id],
   );
-  if (rows[0] === undefined) return null;
-  return rows[0].content ?? Buffer.alloc(0);
+  return rows[0] ?? null;
 }
 
 export interface ClaimedTask {
@@ -69,18 +139,29 @@ export interface ClaimedTask {
   readonly runner: string;
   readonly inputJson: string;
   readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: number;
 }
 
 /** queued → running, starting a new attempt. null when the task is not queued (cancelled, or claimed). */
-export async function claimTask(db: Queryable, id: string): Promise<ClaimedTask | null> {
-  const { rows } = await db.query<{ id: string; runner: string; input_json: string; attempts: number }>(
-    `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now()
+export async function claimTask(db: Queryable, id: string, jobId: string): Promise<ClaimedTask | null> {
+  const { rows } = await db.query<{ id: string; runner: string; input_json: string; attempts: number; max_attempts: number; priority: number }>(
+    `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+        next_attempt_at = null, job_id = $2
       where id = $1 and status = 'queued'
-      returning id, runner, input::text as input_json, attempts`,
-    [id],
+      returning id, runner, input::text as input_json, attempts, max_attempts, priority`,
+    [id, jobId],
   );
   const row = rows[0];
-  return row === undefined ? null : { id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts };
+  return row === undefined ? null : {
+    id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
+  };
+}
+
+/** Running tasks of a runner, counted for its concurrency limit. */
+export async function countRunning(db: Queryable, runner: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from berth.tasks where runner = $1 and status = 'running'`, [runner]);
+  return rows[0]!.n;
 }
 
 export interface AttemptResult {
@@ -93,29 +174,95 @@ export interface AttemptResult {
 }
 
 /** running → succeeded | failed, for this attempt only. false when the attempt no longer holds the task. */
-export async function finishAttempt(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<boolean> {
+export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<boolean> {
   const { rowCount } = await db.query(
     `update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
-        finished_at = now()
+        finished_at = now(), heartbeat_at = null
       where id = $1 and attempts = $2 and status = 'running'`,
     [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode],
   );
   return rowCount === 1;
 }
 
-/** running → queued, for this attempt only: the attempt was interrupted (worker shutdown), not failed. */
-export async function requeueAttempt(db: Queryable, id: string, attempt: number): Promise<boolean> {
+/**
+ * running → queued, for this attempt only: a retry after `delayMs`, or (0) a re-run after an
+ * interruption. false when the attempt no longer holds the task.
+ */
+export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update berth.tasks set status = 'queued', started_at = null where id = $1 and attempts = $2 and status = 'running'`,
-    [id, attempt],
+    `update berth.tasks set status = 'queued', heartbeat_at = null,
+        next_attempt_at = case when $3::int > 0 then now() + make_interval(secs => $3::int / 1000.0) end
+      where id = $1 and attempts = $2 and status = 'running'`,
+    [id, attempt, delayMs],
   );
   return rowCount === 1;
 }
 
-export async function saveTaskLogs(db: Queryable, id: string, content: Buffer, truncated: boolean): Promise<void> {
-  await db.query(
-    `insert into berth.task_logs (task_id, content, truncated) values ($1, $2, $3)
-      on conflict (task_id) do update set content = excluded.content, truncated = excluded.truncated`,
-    [id, content, truncated],
+/** Which of these attempts still hold their task; refreshes their heartbeat. */
+export async function heartbeat(db: Queryable, attempts: readonly { id: string; attempt: number }[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    `update berth.tasks t set heartbeat_at = now()
+       from unnest($1::uuid[], $2::int[]) as held(id, attempt)
+      where t.id = held.id and t.attempts = held.attempt and t.status = 'running'
+      returning t.id`,
+    [attempts.map((a) => a.id), attempts.map((a) => a.attempt)],
   );
+  return new Set(rows.map((r) => r.id));
+}
+
+export interface LostAttempt {
+  readonly id: string;
+  readonly runner: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: number;
+  readonly jobId: string | null;
+}
+
+/** Running attempts whose worker has not heartbeaten for `leaseMs`: their worker is gone. */
+export async function findLostAttempts(db: Queryable, leaseMs: number, limit: number): Promise<LostAttempt[]> {
+  const { rows } = await db.query<{ id: string; runner: string; attempts: number; max_attempts: number; priority: number; job_id: string | null }>(
+    `select id, runner, attempts, max_attempts, priority, job_id from berth.tasks
+      where status = 'running' and heartbeat_at < now() - make_interval(secs => $1::int / 1000.0)
+      order by heartbeat_at limit $2`,
+    [leaseMs, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id, runner: r.runner, attempt: r.attempts, maxAttempts: r.max_attempts, priority: r.priority, jobId: r.job_id,
+  }));
+}
+
+/** Whether a container of (task, attempt) may still be doing live work: its attempt holds the task, recently heartbeaten. */
+export async function liveAttempts(db: Queryable, attempts: readonly { id: string; attempt: number }[], leaseMs: number): Promise<Set<string>> {
+  const { rows } = await db.query<{ key: string }>(
+    `select t.id || ':' || t.attempts as key from berth.tasks t
+       join unnest($1::uuid[], $2::int[]) as c(id, attempt) on t.id = c.id and t.attempts = c.attempt
+      where t.status = 'running' and t.heartbeat_at >= now() - make_interval(secs => $3::int / 1000.0)`,
+    [attempts.map((a) => a.id), attempts.map((a) => a.attempt), leaseMs],
+  );
+  return new Set(rows.map((r) => r.key));
+}
+
+/** Deletes up to `limit` tasks that finished before the retention period; their attempts, logs and keys go with them. */
+export async function deleteExpiredTasks(db: Queryable, retentionMs: number, limit: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `delete from berth.tasks where id in (
+       select id from berth.tasks where finished_at < now() - make_interval(secs => $1::bigint / 1000.0) limit $2)`,
+    [retentionMs, limit],
+  );
+  return rowCount ?? 0;
+}
+
+/** Locks a queued task's row for the claim that follows in the same transaction. */
+export async function lockQueuedTask(db: Queryable, id: string): Promise<{ runner: string; priority: number } | null> {
+  const { rows } = await db.query<{ runner: string; priority: number }>(
+    `select runner, priority from berth.tasks where id = $1 and status = 'queued' for update`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** Serialises claims of one runner's tasks, so its concurrency limit holds across workers. */
+export async function lockRunner(db: Queryable, runner: string): Promise<void> {
+  await db.query(`select pg_advisory_xact_lock(hashtext('berth.runner'), hashtext($1))`, [runner]);
 }

@@ -8,13 +8,13 @@ import type { ContainerOutcome, EngineError } from '../engine/container-engine.t
 
 export type AttemptVerdict =
   | { readonly kind: 'finished'; readonly result: AttemptResult }
-  /** Stopped by Berth itself (worker shutdown): not the task's fault, so it runs again. */
-  | { readonly kind: 'interrupted' };
+  /** Stopped by Berth itself (shutdown, cancel, lost claim): the abort signal's reason says why. */
+  | { readonly kind: 'stopped' };
 
 const MESSAGE_EXCERPT_CHARS = 500;
 
 export function judgeOutcome(outcome: ContainerOutcome, runner: Pick<Runner, 'output' | 'timeoutMs' | 'limits'>): AttemptVerdict {
-  if (outcome.aborted) return { kind: 'interrupted' };
+  if (outcome.aborted) return { kind: 'stopped' };
   if (outcome.timedOut) {
     return failed('timeout', `timed out after ${formatSeconds(runner.timeoutMs)}; the container was killed`, outcome.exitCode);
   }
@@ -47,8 +47,8 @@ function parseOutput(stdout: Buffer, mode: Runner['output']): AttemptVerdict {
   return succeeded(trimmed);
 }
 
-export function judgeEngineError(error: EngineError): AttemptVerdict {
-  return failed('engine_error', `${error.reason}: ${error.message}`, null);
+export function engineErrorResult(error: EngineError): AttemptResult {
+  return failedResult('engine_error', `${error.reason}: ${error.message}`, null);
 }
 
 function succeeded(outputJson: string): AttemptVerdict {
@@ -56,7 +56,11 @@ function succeeded(outputJson: string): AttemptVerdict {
 }
 
 function failed(code: NonNullable<AttemptResult['errorCode']>, message: string, exitCode: number | null): AttemptVerdict {
-  return { kind: 'finished', result: { status: 'failed', outputJson: null, errorCode: code, errorMessage: message, exitCode } };
+  return { kind: 'finished', result: failedResult(code, message, exitCode) };
+}
+
+function failedResult(code: NonNullable<AttemptResult['errorCode']>, message: string, exitCode: number | null): AttemptResult {
+  return { status: 'failed', outputJson: null, errorCode: code, errorMessage: message, exitCode };
 }
 
 function stderrTail(stderr: Buffer): string {

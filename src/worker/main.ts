@@ -1,13 +1,16 @@
 /**
- * The worker process: takes tasks from the queue and runs them in containers.
+ * The worker process: takes tasks from the queue and runs them in containers, and does the
+ * housekeeping (lost attempts, orphaned containers, retention).
  * Constructs its collaborators here and nowhere else; returns a handle that closes them in reverse.
  */
 import type { Config } from '../config.ts';
 import { createPool } from '../db.ts';
+import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Logger } from '../logger.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
-import { createDockerEngine } from '../engine/docker-engine.ts';
+import { startTaskEvents } from '../task-events.ts';
+import { startMaintenance } from './maintenance.ts';
 import { createRunTask } from './run-task.ts';
 import { startTaskConsumer } from './task-consumer.ts';
 
@@ -23,27 +26,34 @@ export async function startWorkerProcess(options: {
 }): Promise<Stoppable> {
   const { config, runners, databaseUrl } = options;
   const logger = options.logger.child({ process: 'worker' });
-  const pool = createPool(databaseUrl, { max: config.workerConcurrency + 2, applicationName: 'berth-worker' });
+  const pool = createPool(databaseUrl, { max: config.workerConcurrency + 4, applicationName: 'berth-worker' });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   const boss = createBoss(databaseUrl, 'worker');
   boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
   await boss.start();
   await ensureQueues(boss);
+  const events = await startTaskEvents({ connectionString: databaseUrl, logger });
   const engine = createDockerEngine({ dockerHost: config.dockerHost });
   try {
     await engine.ping();
   } catch (error) {
-    // Not fatal: tasks fail with engine_error until the engine is back, and readyz says why.
+    // Not fatal: tasks fail with engine_error (and are retried per policy) until the engine is back.
     logger.error({ err: error }, 'container engine unreachable at start');
   }
-  const runTask = createRunTask({
-    pool, engine, runners, logger, queue: createTaskQueue(boss), logLimitBytes: config.logLimitBytes,
+  const queue = createTaskQueue(boss);
+  const maintenance = startMaintenance({
+    pool, queue, engine, runners, logger, leaseMs: config.leaseMs, retentionMs: config.retentionMs, instanceLabel: config.instance,
   });
-  const consumer = await startTaskConsumer({ boss, runTask, concurrency: config.workerConcurrency, logger });
+  const runTask = createRunTask({ pool, engine, runners, logger, queue, logLimitBytes: config.logLimitBytes, instanceLabel: config.instance });
+  const consumer = await startTaskConsumer({
+    boss, pool, events, runTask, runners, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
+  });
   logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size }, 'worker started');
   return {
     async stop() {
       await consumer.stop(config.shutdownGraceMs);
+      await maintenance.stop();
+      await events.close();
       await boss.stop({ graceful: true, timeout: 5_000 });
       await pool.end();
       logger.info('worker stopped');

@@ -1,17 +1,21 @@
 /**
- * One attempt of one task: claim it (queued → running), run it in a fresh container, record the
- * outcome. Every write after the claim is fenced by the attempt number (see task-store.ts).
+ * One attempt of one task: claim it (queued → running), run it in a fresh container, settle the
+ * outcome (settle-attempt.ts). Every write after the claim is fenced by the attempt number.
  *
- * Failures of the task (exit code, timeout, output) and of the engine become the task's final state.
+ * Failures of the task (exit code, timeout, output) and of the engine become the attempt's result.
  * Failures of Berth's own infrastructure (database) are thrown to the job handler.
  */
 import { withTransaction, type Pool } from '../db.ts';
+import { EngineError, type ContainerEngine, type ContainerSpec } from '../engine/container-engine.ts';
 import type { Logger } from '../logger.ts';
 import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
-import { claimTask, finishAttempt, requeueAttempt, saveTaskLogs, type ClaimedTask } from '../tasks/task-store.ts';
-import { judgeEngineError, judgeOutcome, type AttemptVerdict } from './attempt-verdict.ts';
-import { EngineError, type ContainerEngine, type ContainerSpec } from '../engine/container-engine.ts';
+import { insertAttempt } from '../tasks/attempt-store.ts';
+import { replaceLog } from '../tasks/log-store.ts';
+import { claimTask, countRunning, lockQueuedTask, lockRunner, type ClaimedTask } from '../tasks/task-store.ts';
+import { engineErrorResult, judgeOutcome, type AttemptVerdict } from './attempt-verdict.ts';
+import { LogStreamer } from './log-streamer.ts';
+import { settleFinal, settleFinished, settleInterrupted, type Settlement } from './settle-attempt.ts';
 
 export const LABELS = {
   managedBy: 'berth.managed-by',
@@ -19,6 +23,19 @@ export const LABELS = {
   runner: 'berth.runner',
   attempt: 'berth.attempt',
 } as const;
+
+/** Why Berth stopped an attempt; carried as the abort signal's reason. */
+export class AttemptStopped extends Error {
+  readonly kind: 'shutdown' | 'superseded';
+  constructor(kind: 'shutdown' | 'superseded', message: string) {
+    super(message);
+    this.name = 'AttemptStopped';
+    this.kind = kind;
+  }
+}
+
+// A claim that finds its runner at its concurrency limit puts the task back for this long.
+const BUSY_RETRY_MS = 1_000;
 
 export interface RunTaskDeps {
   readonly pool: Pool;
@@ -31,53 +48,74 @@ export interface RunTaskDeps {
   readonly instanceLabel?: string;
 }
 
-export type RunTask = (taskId: string, signal: AbortSignal) => Promise<void>;
+/** Called once the attempt is claimed, with its number: the caller tracks it (heartbeats, cancel). */
+export type OnClaimed = (attempt: number) => void;
+
+export type RunTask = (taskId: string, jobId: string, signal: AbortSignal, onClaimed: OnClaimed) => Promise<void>;
 
 export function createRunTask(deps: RunTaskDeps): RunTask {
-  return async (taskId, signal) => {
-    const claim = await claimTask(deps.pool, taskId);
+  return async (taskId, jobId, signal, onClaimed) => {
+    const claim = await claimAttempt(deps, taskId, jobId);
     if (claim === null) {
-      deps.logger.debug({ taskId }, 'task is no longer queued; nothing to run');
+      deps.logger.debug({ taskId }, 'task is not runnable now (no longer queued, or its runner is busy)');
       return;
     }
+    onClaimed(claim.attempt);
     const log = deps.logger.child({ taskId, runner: claim.runner, attempt: claim.attempt });
     const runner = deps.runners.runners.get(claim.runner);
-    let verdict: AttemptVerdict;
-    let stderr: { content: Buffer; truncated: boolean } | undefined;
     if (runner === undefined) {
-      verdict = judgeEngineError(new EngineError('create_failed', `runner '${claim.runner}' is not in this worker's configuration`));
-    } else {
-      try {
-        const outcome = await deps.engine.run(containerSpec(claim, runner, deps), { signal });
-        verdict = judgeOutcome(outcome, runner);
-        stderr = { content: outcome.stderr, truncated: outcome.stderrTruncated };
-      } catch (error) {
-        if (!(error instanceof EngineError)) throw error;
-        log.warn({ err: error }, 'container engine failed');
-        verdict = judgeEngineError(error);
-      }
+      // The API accepted it under a configuration this worker does not have.
+      log.error('runner is not in this worker\'s configuration');
+      const result = engineErrorResult(new EngineError('create_failed', `runner '${claim.runner}' is not in this worker's configuration`));
+      await withTransaction(deps.pool, (client) => settleFinal(client, claim, result));
+      return;
     }
-    await record(deps, claim, runner, verdict, stderr, log);
+    const streamer = new LogStreamer({ pool: deps.pool, taskId, attempt: claim.attempt, limitBytes: deps.logLimitBytes, logger: log });
+    let verdict: AttemptVerdict;
+    let stderr: Buffer = Buffer.alloc(0);
+    try {
+      const outcome = await deps.engine.run(containerSpec(claim, runner, deps), { signal, onStderr: (chunk) => streamer.push(chunk) });
+      verdict = judgeOutcome(outcome, runner);
+      stderr = outcome.stderr;
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      log.warn({ err: error }, 'container engine failed');
+      verdict = { kind: 'finished', result: engineErrorResult(error) };
+    } finally {
+      await streamer.close();
+    }
+    const settlement = await withTransaction(deps.pool, async (client): Promise<Settlement> => {
+      if (!streamer.complete) await replaceLog(client, taskId, claim.attempt, stderr);
+      if (verdict.kind === 'finished') return settleFinished(client, deps.queue, runner, claim, verdict.result);
+      const reason: unknown = signal.reason;
+      if (reason instanceof AttemptStopped && reason.kind === 'shutdown') return settleInterrupted(client, deps.queue, runner, claim);
+      return 'superseded';
+    });
+    if (settlement === 'superseded') log.info('attempt ended after its task was cancelled or taken over; result discarded');
+    else log.info({ settlement, ...(verdict.kind === 'finished' ? { status: verdict.result.status, errorCode: verdict.result.errorCode } : {}) }, 'attempt finished');
   };
 }
 
-async function record(
-  deps: RunTaskDeps, claim: ClaimedTask, runner: Runner | undefined, verdict: AttemptVerdict,
-  stderr: { content: Buffer; truncated: boolean } | undefined, log: Logger,
-): Promise<void> {
-  const held = await withTransaction(deps.pool, async (client) => {
-    if (verdict.kind === 'interrupted') {
-      const requeued = await requeueAttempt(client, claim.id, claim.attempt);
-      if (requeued) await deps.queue.enqueue(client, claim.id, { expireInSeconds: jobExpirySeconds(runner?.timeoutMs ?? 0) });
-      return requeued;
+/** Claims the task for a new attempt, unless it is no longer queued or its runner is at its concurrency limit. */
+async function claimAttempt(deps: RunTaskDeps, taskId: string, jobId: string): Promise<ClaimedTask | null> {
+  return withTransaction(deps.pool, async (client) => {
+    const queued = await lockQueuedTask(client, taskId);
+    if (queued === null) return null;
+    const runner = deps.runners.runners.get(queued.runner);
+    if (runner?.concurrency !== undefined) {
+      await lockRunner(client, runner.name);
+      if ((await countRunning(client, runner.name)) >= runner.concurrency) {
+        await deps.queue.enqueue(client, taskId, {
+          runner: runner.name, expireInSeconds: jobExpirySeconds(runner.timeoutMs), priority: queued.priority,
+          startAfter: new Date(Date.now() + BUSY_RETRY_MS),
+        });
+        return null;
+      }
     }
-    const finished = await finishAttempt(client, claim.id, claim.attempt, verdict.result);
-    if (finished && stderr !== undefined) await saveTaskLogs(client, claim.id, stderr.content, stderr.truncated);
-    return finished;
+    const claim = await claimTask(client, taskId, jobId);
+    if (claim !== null) await insertAttempt(client, taskId, claim.attempt);
+    return claim;
   });
-  if (!held) log.warn('attempt no longer holds the task; its result was discarded');
-  else if (verdict.kind === 'interrupted') log.info('attempt interrupted; task queued again');
-  else log.info({ status: verdict.result.status, errorCode: verdict.result.errorCode }, 'attempt finished');
 }
 
 function containerSpec(claim: ClaimedTask, runner: Runner, deps: RunTaskDeps): ContainerSpec {
@@ -85,7 +123,7 @@ function containerSpec(claim: ClaimedTask, runner: Runner, deps: RunTaskDeps): C
     name: `berth-${claim.id}-${claim.attempt}`,
     image: runner.image,
     command: runner.command,
-    env: { ...runner.env, BERTH_TASK_ID: claim.id, BERTH_RUNNER: runner.name },
+    env: { ...runner.env, BERTH_TASK_ID: claim.id, BERTH_RUNNER: runner.name, BERTH_ATTEMPT: String(claim.attempt) },
     labels: {
       [LABELS.managedBy]: deps.instanceLabel ?? 'berth',
       [LABELS.taskId]: claim.id,

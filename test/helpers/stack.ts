@@ -12,7 +12,9 @@ import { createBoss, createTaskQueue, ensureQueues } from '../../src/queue.ts';
 import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.ts';
 import { loadRunnersFile } from '../../src/runners/load-runners.ts';
 import type { RunnersConfig } from '../../src/runners/runner.ts';
+import { startTaskEvents, type TaskEvents } from '../../src/task-events.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
+import { createTaskWatch } from '../../src/tasks/task-watch.ts';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -30,6 +32,7 @@ export interface ApiStack {
   readonly boss: PgBoss;
   readonly database: TestDatabase;
   readonly runners: RunnersConfig;
+  readonly events: TaskEvents;
   close(): Promise<void>;
 }
 
@@ -42,8 +45,11 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   await ensureQueues(boss);
   const runners = await loadFixtureRunners();
   const engine = createDockerEngine({ dockerHost: options.dockerHost });
+  const events = await startTaskEvents({ connectionString: database.url, logger: testLogger });
+  const shutdown = new AbortController();
   const app = await buildApp({
     tasks: createTaskService({ pool, queue: createTaskQueue(boss), runners }),
+    watch: createTaskWatch({ pool, events, shutdown: shutdown.signal }),
     runners,
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
@@ -51,9 +57,11 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   });
   await app.ready();
   return {
-    app, pool, boss, database, runners,
+    app, pool, boss, database, runners, events,
     async close() {
+      shutdown.abort();
       await app.close();
+      await events.close();
       await boss.stop({ graceful: false });
       await pool.end();
       await database.drop();

@@ -24,6 +24,7 @@ for (const engineUnderTest of testEngines()) {
         DATABASE_URL: database.url,
         DOCKER_HOST: engineUnderTest.dockerHost,
         PORT: '0',
+        BERTH_INSTANCE: database.name,
         BERTH_TEST_GREETING: 'hi from env',
       });
       url = String((await berth.waitForLog('berth is listening'))['url']);

@@ -111,7 +111,8 @@ describe('GET /tasks/{id}', () => {
     assert.equal(response.statusCode, 200);
     assert.deepEqual(response.json(), {
       id: created.id, runner: 'echo', status: 'queued', input: { b: 1, a: [true, null] }, output: null, error: null,
-      exitCode: null, attempts: 0, createdAt: created.createdAt, startedAt: null, finishedAt: null,
+      exitCode: null, attempts: 0, maxAttempts: 1, priority: 0, createdAt: created.createdAt, runAfter: null,
+      nextAttemptAt: null, startedAt: null, finishedAt: null, attemptHistory: [],
     });
   });
 

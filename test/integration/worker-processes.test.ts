@@ -19,6 +19,7 @@ for (const engineUnderTest of testEngines()) {
     let url: string;
     const env = (): Record<string, string> => ({
       DATABASE_URL: database.url, DOCKER_HOST: engineUnderTest.dockerHost, PORT: '0', BERTH_CONFIG: FIXTURE_RUNNERS,
+      BERTH_INSTANCE: database.name,
     });
 
     before(async () => {

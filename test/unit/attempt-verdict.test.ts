@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { judgeEngineError, judgeOutcome } from '../../src/worker/attempt-verdict.ts';
+import { engineErrorResult, judgeOutcome } from '../../src/worker/attempt-verdict.ts';
 import { EngineError, type ContainerOutcome } from '../../src/engine/container-engine.ts';
 
 const runner: { output: 'json' | 'text'; timeoutMs: number; limits: { outputBytes: number } } = {
@@ -66,8 +66,8 @@ test('overflow fails with output_too_large naming the limit', () => {
   assert.match(r.errorMessage!, /100 bytes/);
 });
 
-test('an aborted attempt is interrupted, not failed', () => {
-  assert.deepEqual(judgeOutcome(outcome({ aborted: true, exitCode: 137 }), runner), { kind: 'interrupted' });
+test('an aborted attempt is stopped, not failed', () => {
+  assert.deepEqual(judgeOutcome(outcome({ aborted: true, exitCode: 137 }), runner), { kind: 'stopped' });
 });
 
 test('no exit code at all is an engine error', () => {
@@ -75,9 +75,7 @@ test('no exit code at all is an engine error', () => {
 });
 
 test('engine errors become engine_error with the reason', () => {
-  const verdict = judgeEngineError(new EngineError('image_not_found', 'image x:1 not found'));
-  assert.deepEqual(verdict, {
-    kind: 'finished',
-    result: { status: 'failed', outputJson: null, errorCode: 'engine_error', errorMessage: 'image_not_found: image x:1 not found', exitCode: null },
+  assert.deepEqual(engineErrorResult(new EngineError('image_not_found', 'image x:1 not found')), {
+    status: 'failed', outputJson: null, errorCode: 'engine_error', errorMessage: 'image_not_found: image x:1 not found', exitCode: null,
   });
 });

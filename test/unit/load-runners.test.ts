@@ -53,6 +53,8 @@ runners:
     output: text
     network: bridge
     limits: { memory: 256m, cpus: 1.5, pids: 64, output: 1MiB }
+    retries: { limit: 3, delay: 2s, backoff: fixed }
+    concurrency: 2
   echo:
     image: busybox
 `,
@@ -70,6 +72,8 @@ runners:
     output: 'text',
     network: 'bridge',
     limits: { memoryBytes: 256 * MiB, nanoCpus: 1_500_000_000, pids: 64, outputBytes: MiB },
+    retries: { limit: 3, delayMs: 2000, backoff: 'fixed' },
+    concurrency: 2,
   });
 });
 
@@ -84,10 +88,29 @@ test('omitted fields take their defaults', () => {
     output: 'json',
     network: 'none',
     limits: { outputBytes: 10 * MiB },
+    retries: { limit: 0, delayMs: 1000, backoff: 'exponential' },
+    concurrency: undefined,
   });
   const config = parseRunnersConfig('runners: { echo: { image: busybox } }', { env: {}, source: 's', defaultOutputBytes: 4096 });
   assert.deepEqual(config.runners.get('echo')?.limits, { outputBytes: 4096 });
   assert.deepEqual(runner('runners: { echo: { image: busybox } }', 'echo').validateInput({ anything: 1 }), []);
+});
+
+test('retries and concurrency are checked', () => {
+  assert.throws(
+    () => parse('runners: { x: { image: i, retries: { limit: -1, delay: soon, backoff: linear, max: 3 }, concurrency: 0 } }'),
+    (error: unknown) => {
+      assert.deepEqual((error as ConfigError).problems, [
+        'runners.x.retries.limit: must be an integer from 0 to 100',
+        'runners.x.retries.delay: must be a duration',
+        'runners.x.retries.backoff: must be one of: exponential, fixed',
+        'runners.x.retries.max: unknown key',
+        'runners.x.concurrency: must be a positive integer',
+      ]);
+      return true;
+    },
+  );
+  assert.throws(() => parse('runners: { x: { image: i, retries: { delay: 1s } } }'), /runners\.x\.retries\.limit: is required/);
 });
 
 test('a classic dispatcher config works as it is: command as a string, timeout in seconds', () => {
@@ -342,7 +365,7 @@ test('the integration fixture loads, with ${VAR:-default} resolved from the env 
   const config = await loadRunnersFile(fixture('berth.yaml'), { env: { BERTH_TEST_GREETING: 'hi from env' } });
   assert.deepEqual([...config.runners.keys()], [
     'echo', 'text-echo', 'fail', 'slow', 'big-output', 'not-json', 'stderr', 'env', 'missing-image', 'validated', 'sleep-short', 'network',
-    'sleeper',
+    'sleeper', 'flaky', 'always-fails', 'not-json-retried', 'chatty', 'limited', 'slow-retried',
   ]);
   const get = (name: string) => config.runners.get(name) ?? assert.fail(name);
   assert.equal(get('env').env['GREETING'], 'hi from env');

@@ -1,49 +1,109 @@
 /**
- * /tasks: each handler is a schema and one service call.
+ * /tasks: each handler is a schema and a service call.
  */
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { TaskService } from '../../tasks/task-service.ts';
-import { Task, TaskIdParams, TaskSubmission } from '../../tasks/task-schemas.ts';
+import { isFinal, type TaskWatch } from '../../tasks/task-watch.ts';
+import {
+  MAX_WAIT_SECONDS, Task, TaskIdParams, TaskListQuery, TaskLogsQuery, TaskPage, TaskSubmission, TaskWaitQuery,
+} from '../../tasks/task-schemas.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
-export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService }> = async (app, { tasks }) => {
+const SubmitHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1, maxLength: 255,
+    description: 'Replaying a request with the same key and body returns the first task (200) and queues nothing; ' +
+      'the same key with another body is a 409. Keys are kept for at least 24 hours.',
+  })),
+  prefer: Type.Optional(Type.String({
+    description: `\`wait=N\` (seconds, at most ${MAX_WAIT_SECONDS}): answer 200 with the finished task if it ends within N seconds, else 202`,
+  })),
+});
+
+/** RFC 7240 `Prefer: wait=N`, among other preferences. */
+function preferredWaitSeconds(prefer: string | undefined): number | undefined {
+  const match = prefer === undefined ? null : /(?:^|[,;\s])wait\s*=\s*(\d+)/i.exec(prefer);
+  return match === null ? undefined : Math.min(Number(match[1]), MAX_WAIT_SECONDS);
+}
+
+export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: TaskWatch }> = async (app, { tasks, watch }) => {
   app.post('/tasks', {
     schema: {
       tags: ['tasks'],
       summary: 'Submit a task',
       description: 'Validates the input against the runner\'s input_schema and stores the task. ' +
-        '202 means the task is committed and will run; any 4xx means nothing was queued.',
+        '202 means the task is committed and will run; any 4xx means nothing was queued. ' +
+        '200 answers an idempotent replay, or a `Prefer: wait` the task finished within.',
+      headers: SubmitHeaders,
       body: TaskSubmission,
-      response: { 202: Task, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
+      response: { 200: Task, 202: Task, 400: ErrorRef, 409: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
     },
   }, async (request, reply) => {
-    const task = await tasks.submitTask(request.body);
-    return reply.code(202).header('location', `/tasks/${task.id}`).send(task);
+    const key = request.headers['idempotency-key'];
+    const { task, created } = await tasks.submitTask(request.body, key === undefined ? {} : { idempotencyKey: key });
+    const waitSeconds = preferredWaitSeconds(request.headers.prefer);
+    const current = waitSeconds === undefined || isFinal(task.status) ? task : await watch.waitForTask(task.id, waitSeconds * 1000);
+    if (waitSeconds !== undefined) void reply.header('preference-applied', `wait=${waitSeconds}`);
+    const status = !created || (waitSeconds !== undefined && isFinal(current.status)) ? 200 : 202;
+    return reply.code(status).header('location', `/tasks/${task.id}`).send(current);
   });
+
+  app.get('/tasks', {
+    schema: {
+      tags: ['tasks'],
+      summary: 'List tasks, newest first',
+      description: 'Filter by runner and status; page with the returned nextCursor. Pages are stable while tasks are added.',
+      querystring: TaskListQuery,
+      response: { 200: TaskPage, 400: ErrorRef },
+    },
+  }, async (request) => tasks.listTasks(request.query));
 
   app.get('/tasks/:id', {
     schema: {
       tags: ['tasks'],
-      summary: 'Read a task: status, output, error',
+      summary: 'Read a task: status, output, error, attempts',
+      description: `With \`wait=N\` (seconds, at most ${MAX_WAIT_SECONDS}) the request is held until the task is final or N seconds pass.`,
       params: TaskIdParams,
+      querystring: TaskWaitQuery,
       response: { 200: Task, 404: ErrorRef },
     },
-  }, async (request) => tasks.getTask(request.params.id));
+  }, async (request) => {
+    const wait = request.query.wait;
+    return wait === undefined || wait === 0 ? tasks.getTask(request.params.id) : watch.waitForTask(request.params.id, wait * 1000);
+  });
+
+  app.post('/tasks/:id/cancel', {
+    schema: {
+      tags: ['tasks'],
+      summary: 'Cancel a task',
+      description: 'A queued task never runs; a running task\'s container is killed. A finished task answers 409 with its status.',
+      params: TaskIdParams,
+      response: { 200: Task, 404: ErrorRef, 409: ErrorRef },
+    },
+  }, async (request) => tasks.cancelTask(request.params.id));
 
   app.get('/tasks/:id/logs', {
     schema: {
       tags: ['tasks'],
-      summary: 'The task\'s stderr (the tail, when it was longer than the log limit)',
+      summary: 'The task\'s stderr',
+      description: 'The latest attempt\'s stderr (its tail, when longer than the log limit). With `follow=true` the ' +
+        'response is a chunked text/plain stream of stderr as it is written, across retries, that ends when the task ends.',
       params: TaskIdParams,
+      querystring: TaskLogsQuery,
       response: {
         200: { description: 'stderr as written by the container', content: { 'text/plain': { schema: Type.String() } } },
         404: ErrorRef,
       },
     },
   }, async (request, reply) => {
-    const logs = await tasks.getTaskLogs(request.params.id);
-    return reply.type('text/plain; charset=utf-8').send(logs);
+    const { follow, attempt } = request.query;
+    void reply.type('text/plain; charset=utf-8');
+    if (follow !== true) return reply.send(await watch.readLogs(request.params.id, attempt));
+    // Read the task once before streaming, so an unknown id is still a 404, not an empty stream.
+    await tasks.getTask(request.params.id);
+    return reply.header('cache-control', 'no-cache').send(Readable.from(watch.followLogs(request.params.id, attempt)));
   });
 };

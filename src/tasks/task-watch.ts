@@ -1,0 +1,110 @@
+/**
+ * Watching tasks without polling: waiting for a task to finish, and following its log as it is
+ * written. Both wake on the process's one LISTEN connection (task-events.ts) and re-read the
+ * database only when something happened — or when that connection was re-established, since
+ * events sent while it was down are lost.
+ */
+import { AppError } from '../errors.ts';
+import type { Pool } from '../db.ts';
+import type { TaskEventKind, TaskEvents } from '../task-events.ts';
+import { readLog } from './log-store.ts';
+import { isTaskId } from './task-id.ts';
+import type { Task } from './task-schemas.ts';
+import { findTask } from './task-store.ts';
+
+export function isFinal(status: Task['status']): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}
+
+export interface TaskWatch {
+  /** The task once it is final, or as it is when `waitMs` has passed (or the process shuts down). */
+  waitForTask(id: string, waitMs: number): Promise<Task>;
+  /** stderr of one attempt (default: the latest) as stored now. */
+  readLogs(id: string, attempt?: number): Promise<Buffer>;
+  /** stderr as it is written, from the requested attempt (default: the latest) on, until the task is final. */
+  followLogs(id: string, attempt?: number): AsyncIterable<Buffer>;
+}
+
+export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown: AbortSignal }): TaskWatch {
+  const { pool, events, shutdown } = deps;
+
+  async function load(id: string): Promise<Task> {
+    const task = isTaskId(id) ? await findTask(pool, id) : null;
+    if (task === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
+    return task;
+  }
+
+  /** Subscribes first, so nothing that happens between a read and the wait is missed. */
+  function wakeOn(id: string, kinds: ReadonlySet<TaskEventKind | 'resync'>) {
+    let wake: () => void = () => undefined;
+    let pending = false;
+    const unsubscribe = events.subscribe(id, (kind) => {
+      if (!kinds.has(kind)) return;
+      pending = true;
+      wake();
+    });
+    return {
+      unsubscribe,
+      /** Resolves at the next event (or at once if one came since the last call), at `ms`, or at shutdown. */
+      next(ms: number): Promise<void> {
+        if (pending || shutdown.aborted) { pending = false; return Promise.resolve(); }
+        return new Promise((resolve) => {
+          const done = (): void => { clearTimeout(timer); shutdown.removeEventListener('abort', done); pending = false; resolve(); };
+          const timer = setTimeout(done, ms);
+          shutdown.addEventListener('abort', done, { once: true });
+          wake = done;
+        });
+      },
+    };
+  }
+
+  return {
+    async waitForTask(id, waitMs) {
+      const deadline = Date.now() + waitMs;
+      const watch = wakeOn(id, new Set(['final', 'resync']));
+      try {
+        for (;;) {
+          const task = await load(id);
+          const left = deadline - Date.now();
+          if (isFinal(task.status) || left <= 0 || shutdown.aborted) return task;
+          await watch.next(left);
+        }
+      } finally {
+        watch.unsubscribe();
+      }
+    },
+
+    async readLogs(id, attempt) {
+      const task = await load(id);
+      const chunks = await readLog(pool, task.id, attempt ?? task.attempts, 0);
+      return Buffer.concat(chunks.map((c) => c.content));
+    },
+
+    async *followLogs(id, attempt) {
+      const watch = wakeOn(id, new Set(['log', 'final', 'status', 'resync']));
+      try {
+        let task = await load(id);
+        let current = attempt ?? Math.max(task.attempts, 1);
+        let seq = 0;
+        for (;;) {
+          const chunks = await readLog(pool, task.id, current, seq);
+          for (const chunk of chunks) {
+            seq = chunk.seq;
+            yield chunk.content;
+          }
+          if (task.attempts > current && attempt === undefined) {
+            // The attempt being followed is over and a newer one started: follow that one.
+            current += 1;
+            seq = 0;
+            continue;
+          }
+          if (isFinal(task.status) || (attempt !== undefined && task.attempts > attempt) || shutdown.aborted) return;
+          await watch.next(30_000);
+          task = await load(id);
+        }
+      } finally {
+        watch.unsubscribe();
+      }
+    },
+  };
+}
