@@ -34,3 +34,32 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     client.release();
   }
 }
+
+// Conditions meaning "the database cannot be reached right now", as opposed to "the query is
+// wrong": connection errors, server shutdown (57P0x), connection exceptions (08xxx), and the
+// driver's own messages for a connection lost or never made (they carry no code).
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03']);
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|is not queryable|Connection ended/i;
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (typeof e?.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  return typeof e?.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message);
+}
+
+/**
+ * Runs `fn` again while the database is unavailable, up to `limitMs`: for writes that must not be
+ * lost to a database restart (an attempt's result). Other errors are thrown at once.
+ */
+export async function retryWhileUnavailable<T>(fn: () => Promise<T>, limitMs: number, onRetry: (error: unknown) => void): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || Date.now() + delay > deadline) throw error;
+      onRetry(error);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -4,6 +4,7 @@
  * answered with an opaque message.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db.ts';
 import { isAppError, type ErrorDetail, type ErrorResponse } from '../errors.ts';
 
 interface AjvError {
@@ -13,8 +14,6 @@ interface AjvError {
   params: Record<string, unknown>;
 }
 
-// PostgreSQL/driver conditions that mean "the database is unreachable", not "the query is wrong".
-const DATABASE_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
 export function toErrorResponse(error: unknown): ErrorResponse {
   if (isAppError(error)) {
@@ -41,7 +40,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type; send application/json' };
   }
-  if (typeof e.code === 'string' && DATABASE_DOWN.has(e.code)) {
+  if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable; try again shortly' };
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {

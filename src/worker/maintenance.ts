@@ -7,7 +7,7 @@
  * - retention: finished tasks (with attempts, logs and idempotency keys) older than the retention
  *   period are deleted, and idempotency keys after a day.
  */
-import { withTransaction, type Pool } from '../db.ts';
+import { isDatabaseUnavailable, withTransaction, type Pool } from '../db.ts';
 import type { ContainerEngine } from '../engine/container-engine.ts';
 import type { Logger } from '../logger.ts';
 import type { TaskQueue } from '../queue.ts';
@@ -34,8 +34,22 @@ export interface MaintenanceDeps {
 }
 
 export function startMaintenance(deps: MaintenanceDeps): { stop(): Promise<void> } {
+  // Heartbeats cannot be written while the database is down, so right after an outage (or this
+  // process's start) every attempt looks lost. Only a sweeper that has itself been in touch with
+  // the database for a whole lease may judge others by their heartbeats.
+  let inTouchSince = Date.now();
+  const sweepLost = async (): Promise<void> => {
+    try {
+      if (Date.now() - inTouchSince >= deps.leaseMs) await sweepLostAttempts(deps);
+      else await deps.pool.query('select 1');
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) inTouchSince = Number.POSITIVE_INFINITY;
+      throw error;
+    }
+    if (inTouchSince === Number.POSITIVE_INFINITY) inTouchSince = Date.now();
+  };
   const jobs = [
-    every(deps, 'lost attempts', deps.leaseMs / 2, () => sweepLostAttempts(deps)),
+    every(deps, 'lost attempts', deps.leaseMs / 2, sweepLost),
     every(deps, 'orphaned containers', ORPHAN_SWEEP_MS, () => sweepOrphanedContainers(deps)),
     every(deps, 'retention', RETENTION_SWEEP_MS, () => applyRetention(deps)),
   ];

@@ -5,7 +5,7 @@
  * Failures of the task (exit code, timeout, output) and of the engine become the attempt's result.
  * Failures of Berth's own infrastructure (database) are thrown to the job handler.
  */
-import { withTransaction, type Pool } from '../db.ts';
+import { retryWhileUnavailable, withTransaction, type Pool } from '../db.ts';
 import { EngineError, type ContainerEngine, type ContainerSpec } from '../engine/container-engine.ts';
 import type { Logger } from '../logger.ts';
 import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
@@ -36,6 +36,8 @@ export class AttemptStopped extends Error {
 
 // A claim that finds its runner at its concurrency limit puts the task back for this long.
 const BUSY_RETRY_MS = 1_000;
+// How long a finished attempt keeps trying to record its result while the database is down.
+const SETTLE_RETRY_MS = 5 * 60_000;
 
 export interface RunTaskDeps {
   readonly pool: Pool;
@@ -84,13 +86,14 @@ export function createRunTask(deps: RunTaskDeps): RunTask {
     } finally {
       await streamer.close();
     }
-    const settlement = await withTransaction(deps.pool, async (client): Promise<Settlement> => {
+    // The container's work is done; a database restart must not lose its result.
+    const settlement = await retryWhileUnavailable(() => withTransaction(deps.pool, async (client): Promise<Settlement> => {
       if (!streamer.complete) await replaceLog(client, taskId, claim.attempt, stderr);
       if (verdict.kind === 'finished') return settleFinished(client, deps.queue, runner, claim, verdict.result);
       const reason: unknown = signal.reason;
       if (reason instanceof AttemptStopped && reason.kind === 'shutdown') return settleInterrupted(client, deps.queue, runner, claim);
       return 'superseded';
-    });
+    }), SETTLE_RETRY_MS, (error) => log.warn({ err: error }, 'database unavailable; retrying to record the result'));
     if (settlement === 'superseded') log.info('attempt ended after its task was cancelled or taken over; result discarded');
     else log.info({ settlement, ...(verdict.kind === 'finished' ? { status: verdict.result.status, errorCode: verdict.result.errorCode } : {}) }, 'attempt finished');
   };
