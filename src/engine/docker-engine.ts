@@ -27,6 +27,8 @@ import { describe, statusOf, toEngineError } from './engine-errors.ts';
 
 /** After a kill, how long the output stream may stay open before we stop waiting for it. */
 const KILL_GRACE_MS = 5_000;
+/** While waiting for a container to stop, how often to check that the engine is still there. */
+const ENGINE_PING_MS = 2_000;
 /** After a kill, how long the engine may take to report the container stopped before we give up. */
 const KILL_STOP_LIMIT_MS = 30_000;
 
@@ -72,7 +74,7 @@ async function runContainer(
   const container = await createContainer(docker, spec);
   let outcome: ContainerOutcome;
   try {
-    outcome = await superviseContainer(container, address, spec, options, startedAt);
+    outcome = await superviseContainer(docker, container, address, spec, options, startedAt);
   } catch (error) {
     // The container must go whatever happened; a failed removal is reported alongside the cause.
     await removeContainer(container).catch((removeError: unknown) => {
@@ -123,6 +125,7 @@ async function createContainer(docker: Docker, spec: ContainerSpec): Promise<Doc
 }
 
 async function superviseContainer(
+  docker: Docker,
   container: Docker.Container,
   address: EngineAddress,
   spec: ContainerSpec,
@@ -152,7 +155,7 @@ async function superviseContainer(
     const stuck = stopper.afterKill(KILL_STOP_LIMIT_MS).then((): never => {
       throw new EngineError('engine_failure', `container ${container.id} was not reported stopped ${KILL_STOP_LIMIT_MS} ms after a kill`);
     });
-    const exit = await Promise.race([readExit(container), stopper.failure, stuck]);
+    const exit = await Promise.race([readExit(docker, container), stopper.failure, stuck]);
     await stopper.settled();
     return buildOutcome(capture, exit, stopper, startedAt);
   } finally {
@@ -230,14 +233,28 @@ async function startContainer(container: Docker.Container): Promise<void> {
 }
 
 /** Waits for the container to stop, then reads the exit code and OOM flag from inspect. */
-async function readExit(container: Docker.Container): Promise<{ exitCode: number; oomKilled: boolean }> {
+async function readExit(docker: Docker, container: Docker.Container): Promise<{ exitCode: number; oomKilled: boolean }> {
+  const abort = new AbortController();
   try {
     // The output stream can end a moment before the engine records the exit, so wait first.
-    await container.wait({ condition: 'not-running' });
+    // A wait in flight when the engine's API service dies never settles (seen with Podman), and
+    // the attach stream then ends as if the program had: so the engine is pinged meanwhile.
+    await Promise.race([container.wait({ condition: 'not-running', abortSignal: abort.signal }), engineGone(docker, abort.signal)]);
     const info = await container.inspect();
     return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
   } catch (error) {
     throw toEngineError(error, 'engine_failure', `reading the exit status of container ${container.id}`);
+  } finally {
+    abort.abort();
+  }
+}
+
+/** Rejects when the engine stops answering pings; never resolves. Stops pinging once `until` aborts. */
+async function engineGone(docker: Docker, until: AbortSignal): Promise<never> {
+  for (;;) {
+    await delay(ENGINE_PING_MS);
+    if (until.aborted) return new Promise<never>(() => undefined);
+    await docker.ping();
   }
 }
 

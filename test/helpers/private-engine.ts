@@ -8,28 +8,37 @@
  * What tests can rely on (observed with Podman 4.3.1, root, runc, cgroupfs):
  * - Running containers survive the service's death, SIGTERM or SIGKILL alike: each container's
  *   conmon is already a child of init, not of the service. After start() the container is still
- *   `running` with the same host PID.
+ *   `running` with the same host PID (private-services.test.ts checks this).
  * - A container that exits while the service is down is still reaped: conmon records its exit code
  *   and runs `podman container cleanup` itself, so after start() inspect shows `exited` with the
- *   right code and its logs are still readable.
- * - What a client sees when the service dies: a hijacked attach stream simply ends (a clean EOF, as
- *   if the container had finished; it had not), an in-flight `wait` or other response is cut off
- *   mid-body, and new connections are refused.
+ *   right code, and its logs are still readable.
+ * - What clients see when the service dies: a hijacked attach stream simply ends, a clean EOF as
+ *   if the container had finished (it had not); new requests fail with ENOENT after SIGTERM (the
+ *   socket file is removed) or ECONNREFUSED after SIGKILL (the file stays); requests in flight fail
+ *   with ECONNRESET or EPIPE. Except: a dockerode `container.wait()` in flight never settles,
+ *   with either signal (every time in 4 of 4 tries; docker-modem misses a response cut mid-body),
+ *   so code waiting on it needs its own deadline.
  * - SIGTERM (the default for stop()) shuts down within about a second even with attach and wait
- *   requests in flight, and removes the socket file. SIGKILL leaves the socket file behind
- *   (connections get ECONNREFUSED); start() on the same path works either way.
+ *   requests in flight. start() on the same path works after either signal.
+ * - SIGKILL in the middle of requests can leave half-made containers that exist only in storage:
+ *   invisible to `ps -a` and label filters (only `podman ps -a --external` lists them, status
+ *   "Storage"), yet their names stay taken; and incomplete layers, which the next podman command
+ *   deletes with a warning. The lock memory shared with every podman on the machine survives it
+ *   (robust mutexes: over 40 rounds of SIGKILL under 4 concurrent create/start/wait/remove requests never
+ *   wedged the shared engine). 30 such rounds with SIGTERM left only ordinary Created or Exited
+ *   containers. So prefer SIGTERM, and use SIGKILL with unique container names and an `--external`
+ *   aware cleanup, or while no request is in flight.
  *
- * Caution: the service shares podman's lock memory (/dev/shm/libpod_lock) with every other podman
- * on the machine. A SIGKILL that lands while the service holds a container's lock (mid create,
- * start or remove) can leave that lock taken for good, and then every podman touching that
- * container hangs, the shared test engine included. Use stop({ signal: 'SIGKILL' }) only when no
- * request is in flight; SIGTERM lets podman shut down its handlers.
+ * The service process does not keep the test process alive; if a test ends without destroy(), an
+ * exit hook sends it SIGTERM and removes the socket (not when a signal kills the test process).
+ * Containers a test creates through the service are the test's to remove, as with the shared engines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -79,36 +88,40 @@ export async function startPrivatePodman(): Promise<PrivateEngine> {
     child = service;
     service.stdout!.on('data', append);
     service.stderr!.on('data', append);
-    // 'exit', not 'close': containers' conmon processes may hold the service's pipes open.
+    // A test that forgets destroy() must still end; the exit hook then stops the service.
+    service.unref();
+    (service.stdout as Socket).unref();
+    (service.stderr as Socket).unref();
+    // 'exit', not 'close': the process's end is what counts; anything it spawns may inherit its pipes.
     let ended = '';
     exited = new Promise((resolve) => {
       service.once('exit', (code, signal) => { ended = `exited with ${String(code ?? signal)}`; resolve(); });
       service.once('error', (error) => { ended = `failed to spawn: ${error.message}`; resolve(); });
     });
     void exited.then(() => { if (child === service) child = undefined; });
+    const probing = new AbortController();
     const failure = await Promise.race([
-      waitForPing(socketPath, 'answering', READY_TIMEOUT_MS).then(() => undefined, (error: unknown) => String(error)),
+      waitForPing(socketPath, 'answering', READY_TIMEOUT_MS, probing.signal).then(() => undefined, (error: unknown) => String(error)),
       exited.then(() => ended),
     ]);
+    probing.abort();
     if (failure === undefined) return;
     if (service.exitCode === null && service.signalCode === null) service.kill('SIGKILL');
-    await exited;
+    await exitWithin(exited, EXIT_GRACE_MS);
     throw new Error(`private podman service at ${dockerHost} did not come up (${failure}); log:\n${log}`);
   };
 
   const stop = async (options: { signal?: 'SIGTERM' | 'SIGKILL' } = {}): Promise<void> => {
     const service = child;
     if (service === undefined) return;
-    service.kill(options.signal ?? 'SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const escalated = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), EXIT_GRACE_MS);
-    });
-    if (await Promise.race([exited.then(() => false), escalated])) {
+    const signal = options.signal ?? 'SIGTERM';
+    service.kill(signal);
+    if (!(await exitWithin(exited, EXIT_GRACE_MS))) {
       service.kill('SIGKILL');
-      await exited;
+      if (!(await exitWithin(exited, EXIT_GRACE_MS))) {
+        throw new Error(`private podman service ${String(service.pid)} at ${dockerHost} survived ${signal} and SIGKILL; log:\n${log}`);
+      }
     }
-    clearTimeout(timer);
     await waitForPing(socketPath, 'failing', READY_TIMEOUT_MS).catch((error: unknown) => {
       throw new Error(`private podman service at ${dockerHost} still answers after its process exited; log:\n${log}`, { cause: error });
     });
@@ -140,15 +153,24 @@ export async function startPrivatePodman(): Promise<PrivateEngine> {
   };
 }
 
-/** Polls GET /_ping until it answers (or fails to), within the deadline. */
-async function waitForPing(socketPath: string, until: 'answering' | 'failing', timeoutMs: number): Promise<void> {
+/** Resolves true once `exited` settles, false if that takes longer than `ms`. */
+async function exitWithin(exited: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([exited.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls GET /_ping until it answers (or fails to), within the deadline; stops quietly on abort. */
+async function waitForPing(socketPath: string, until: 'answering' | 'failing', timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no ping yet';
   for (;;) {
     const result = await ping(socketPath);
-    if ((result === 'ok') === (until === 'answering')) return;
-    last = result;
-    if (Date.now() > deadline) throw new Error(`/_ping not ${until} within ${timeoutMs} ms (last: ${last})`);
+    if ((result === 'ok') === (until === 'answering') || signal?.aborted === true) return;
+    if (Date.now() > deadline) throw new Error(`/_ping not ${until} within ${timeoutMs} ms (last: ${result})`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -2,11 +2,11 @@
  * A throwaway PostgreSQL server that one test owns, so it can be stopped and started under running
  * Berth processes without disturbing the shared server at :5432 that other test files use.
  *
- * Each instance lives in a fresh temp dir (data dir, log file and unix socket), listens on a free
- * loopback port and trusts every connection: only 127.0.0.1 and a socket dir that only its owner
- * can enter. stop() is `pg_ctl stop -m fast`: clients see their connections terminated (57P01) and
- * new connections refused, as when a real server goes away; start() brings the same data back on
- * the same port.
+ * Each instance lives in a fresh temp dir (data dir, log file and unix socket) and listens on a
+ * free loopback port. It trusts every connection it accepts, and it accepts them only on 127.0.0.1
+ * and in a socket dir that only its owner (and root) can enter. stop() is `pg_ctl stop -m fast`:
+ * clients see their connections terminated (57P01) and new connections refused, as when a real
+ * server goes away; start() brings the same data back on the same port.
  *
  * Binaries: the machine's packaged PostgreSQL (/usr/lib/postgresql/<newest>/bin) when there is one,
  * because that is the version the shared test server runs and it uses the system's libraries;
@@ -14,7 +14,8 @@
  * as root initdb and pg_ctl run as the `postgres` user through `runuser`.
  *
  * Not promised: surviving a killed test process (an exit hook stops the server and deletes the dir
- * on a normal exit, but not on SIGKILL), or a port nobody else takes between stop() and start().
+ * when the process exits normally, not when a signal kills it), or a port nobody else takes between
+ * stop() and start().
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
