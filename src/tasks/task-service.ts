@@ -91,7 +91,7 @@ export function createTaskService({ pool, queue, runners }: TaskServiceDeps): Ta
         const result = await cancelTask(client, task.id);
         if (result === null) return false;
         if (result.previous === 'running') {
-          await endAttempt(client, task.id, task.attempts, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
+          await endAttempt(client, task.id, result.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
         }
         // The worker running it kills the container when it hears of this.
         await publishTaskEvent(client, task.id, 'final');

@@ -122,13 +122,16 @@ export async function listTasks(
   return rows.map(toTask);
 }
 
-/** queued|running → cancelled. null when the task is already final (or missing). */
-export async function cancelTask(db: Queryable, id: string): Promise<{ previous: TaskStatus } | null> {
-  const { rows } = await db.query<{ previous: TaskStatus }>(
+/**
+ * queued|running → cancelled. Returns the status and attempt it had, read under the row lock (a
+ * worker may have claimed it a moment ago); null when the task is already final (or missing).
+ */
+export async function cancelTask(db: Queryable, id: string): Promise<{ previous: TaskStatus; attempt: number } | null> {
+  const { rows } = await db.query<{ previous: TaskStatus; attempt: number }>(
     `update berth.tasks t set status = 'cancelled', finished_at = now(), next_attempt_at = null, heartbeat_at = null
-       from (select id, status from berth.tasks where id = $1 for update) old
+       from (select id, status, attempts from berth.tasks where id = $1 for update) old
       where t.id = old.id and old.status in ('queued', 'running')
-      returning old.status as previous`,
+      returning old.status as previous, old.attempts as attempt`,
     [id],
   );
   return rows[0] ?? null;
