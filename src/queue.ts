@@ -24,6 +24,8 @@ export interface EnqueueOptions {
 export interface TaskQueue {
   /** Enqueues inside the caller's transaction, so the task row and its job commit together. */
   enqueue(db: Queryable, taskId: string, options: EnqueueOptions): Promise<void>;
+  /** Enqueues many at once (batch submission), inside the caller's transaction. */
+  enqueueMany(db: Queryable, jobs: readonly { taskId: string; options: EnqueueOptions }[]): Promise<void>;
   /** Settles the job of an attempt whose worker is gone, so it stops counting against its runner's limit. */
   abandon(jobId: string): Promise<void>;
 }
@@ -57,18 +59,30 @@ export function createTaskQueue(boss: PgBoss): TaskQueue {
   return {
     async enqueue(db, taskId, options) {
       const job: RunTaskJob = { taskId };
-      await boss.send(RUN_TASK_QUEUE, job, {
-        db: { executeSql: (text, values) => db.query(text, values) },
-        expireInSeconds: options.expireInSeconds,
-        retryLimit: 0,
-        group: { id: options.runner, tier: options.runner },
-        ...(options.priority === undefined ? {} : { priority: options.priority }),
-        ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }),
+      await boss.send(RUN_TASK_QUEUE, job, { db: asBossDb(db), ...jobOptions(options) });
+    },
+    async enqueueMany(db, jobs) {
+      await boss.insert(RUN_TASK_QUEUE, jobs.map(({ taskId, options }) => ({ data: { taskId } satisfies RunTaskJob, ...jobOptions(options) })), {
+        db: asBossDb(db),
       });
     },
     async abandon(jobId) {
       await boss.fail(RUN_TASK_QUEUE, jobId, { reason: 'the worker running this attempt was lost' });
     },
+  };
+}
+
+function asBossDb(db: Queryable): { executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }> } {
+  return { executeSql: (text, values) => db.query(text, values) };
+}
+
+function jobOptions(options: EnqueueOptions) {
+  return {
+    expireInSeconds: options.expireInSeconds,
+    retryLimit: 0,
+    group: { id: options.runner, tier: options.runner },
+    ...(options.priority === undefined ? {} : { priority: options.priority }),
+    ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }),
   };
 }
 

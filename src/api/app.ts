@@ -22,6 +22,7 @@ export interface AppDeps {
   readonly runners: RunnersConfig;
   readonly readiness: ReadinessCheck;
   readonly bodyLimitBytes: number;
+  readonly batchBodyLimitBytes?: number;
   /** Omitted: no request logging (tests, OpenAPI generation). */
   readonly logger?: FastifyBaseLogger;
 }
@@ -44,7 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorResponse);
 
   await registerSwagger(app);
-  await app.register(taskRoutes, { tasks: deps.tasks, watch: deps.watch });
+  await app.register(taskRoutes, { tasks: deps.tasks, watch: deps.watch, batchBodyLimitBytes: deps.batchBodyLimitBytes ?? deps.bodyLimitBytes * 16 });
   await app.register(runnerRoutes, { runners: deps.runners });
   await app.register(healthRoutes, { readiness: deps.readiness });
   return app;

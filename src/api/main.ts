@@ -39,6 +39,7 @@ export async function startApiProcess(options: {
     runners,
     readiness: createReadinessCheck({ pool, engine }),
     bodyLimitBytes: config.bodyLimitBytes,
+    batchBodyLimitBytes: config.batchBodyLimitBytes,
     logger,
   });
   const url = await app.listen({ port: config.port, host: config.host });

@@ -11,7 +11,7 @@ const inert = (): never => {
 
 export async function buildOpenApiDocument(): Promise<unknown> {
   const app = await buildApp({
-    tasks: { submitTask: inert, getTask: inert, listTasks: inert, cancelTask: inert },
+    tasks: { submitTask: inert, submitBatch: inert, getTask: inert, listTasks: inert, cancelTask: inert },
     watch: { waitForTask: inert, readLogs: inert, followLogs: inert },
     runners: { runners: new Map() },
     readiness: async () => undefined,

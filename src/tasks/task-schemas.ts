@@ -129,5 +129,16 @@ export const TaskSubmission = Type.Object(
 );
 export type TaskSubmission = Static<typeof TaskSubmission>;
 
+/** Most tasks one batch may hold. */
+export const MAX_BATCH = 1000;
+
+export const TaskBatch = Type.Object(
+  { tasks: Type.Array(TaskSubmission, { minItems: 1, maxItems: MAX_BATCH }) },
+  { additionalProperties: false },
+);
+export type TaskBatch = Static<typeof TaskBatch>;
+
+export const TaskBatchResult = Type.Object({ tasks: Type.Array(Task) }, { additionalProperties: false });
+
 export const TaskIdParams = Type.Object({ id: Type.String() }, { additionalProperties: false });
 export type TaskIdParams = Static<typeof TaskIdParams>;

@@ -3,7 +3,7 @@
  * its job and its idempotency key are written in one transaction, and every 4xx is decided before
  * anything is written.
  */
-import { AppError } from '../errors.ts';
+import { AppError, type ErrorDetail } from '../errors.ts';
 import { withTransaction, type Pool } from '../db.ts';
 import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
@@ -13,7 +13,7 @@ import { recordIdempotencyKey } from './idempotency-store.ts';
 import { requestHash } from './request-hash.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
-import { cancelTask, findTask, insertTask, listTasks } from './task-store.ts';
+import { cancelTask, findTask, insertTask, insertTasks, listTasks, type NewTask } from './task-store.ts';
 
 export interface TaskServiceDeps {
   readonly pool: Pool;
@@ -28,6 +28,8 @@ export interface SubmitOptions {
 export interface TaskService {
   /** `created` is false when an idempotent replay returned the task created the first time. */
   submitTask(submission: TaskSubmission, options?: SubmitOptions): Promise<{ task: Task; created: boolean }>;
+  /** All or nothing: one invalid submission rejects the batch, naming each problem by its index. */
+  submitBatch(submissions: readonly TaskSubmission[]): Promise<Task[]>;
   getTask(id: string): Promise<Task>;
   listTasks(query: TaskListQuery): Promise<TaskPage>;
   cancelTask(id: string): Promise<Task>;
@@ -68,6 +70,25 @@ export function createTaskService({ pool, queue, runners }: TaskServiceDeps): Ta
         throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request body');
       }
       return { task: await getTask(replayOf.taskId), created: false };
+    },
+
+    async submitBatch(submissions) {
+      const runnersOf = checkBatch(runners, submissions);
+      const tasks: NewTask[] = submissions.map((submission, i) => ({
+        id: newTaskId(), runner: runnersOf[i]!.name, inputJson: JSON.stringify(submission.input ?? null),
+        priority: submission.priority ?? 0, runAfter: startTime(submission), maxAttempts: runnersOf[i]!.retries.limit + 1,
+      }));
+      return withTransaction(pool, async (client) => {
+        const inserted = await insertTasks(client, tasks);
+        await queue.enqueueMany(client, tasks.map((task, i) => ({
+          taskId: task.id,
+          options: {
+            runner: task.runner, expireInSeconds: jobExpirySeconds(runnersOf[i]!.timeoutMs), priority: task.priority,
+            ...(task.runAfter === null ? {} : { startAfter: task.runAfter }),
+          },
+        })));
+        return inserted;
+      });
     },
 
     getTask,
@@ -124,6 +145,25 @@ function checkSubmission(runners: RunnersConfig, submission: TaskSubmission): Ru
     });
   }
   return runner;
+}
+
+function checkBatch(runners: RunnersConfig, submissions: readonly TaskSubmission[]): Runner[] {
+  const checked: Runner[] = [];
+  const details: ErrorDetail[] = [];
+  submissions.forEach((submission, i) => {
+    try {
+      checked.push(checkSubmission(runners, submission));
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      for (const d of error.details ?? [{ path: '', message: error.message }]) {
+        details.push({ path: `/tasks/${i}${d.path.replace(/^body/, '')}`, message: d.message });
+      }
+    }
+  });
+  if (details.length > 0) {
+    throw new AppError('VALIDATION_FAILED', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
+  }
+  return checked;
 }
 
 function startTime(submission: TaskSubmission): Date | null {

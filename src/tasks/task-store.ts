@@ -95,6 +95,20 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   return toTask(rows[0]!);
 }
 
+/** Many tasks in one statement (batch submission); new tasks have no attempts yet. */
+export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Promise<Task[]> {
+  const { rows } = await db.query<TaskRow>(
+    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts)
+     select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[])
+     returning *, '[]'::json as history`,
+    [
+      tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson),
+      tasks.map((t) => t.priority), tasks.map((t) => t.runAfter), tasks.map((t) => t.maxAttempts),
+    ],
+  );
+  return rows.map(toTask);
+}
+
 export async function findTask(db: Queryable, id: string): Promise<Task | null> {
   const { rows } = await db.query<TaskRow>(`select ${TASK_SELECT} from berth.tasks t where t.id = $1`, [id]);
   return rows[0] === undefined ? null : toTask(rows[0]);

@@ -185,3 +185,44 @@ describe('runners, health, docs', () => {
     assert.ok(spec.paths['/tasks/{id}'].get);
   });
 });
+
+describe('POST /tasks/batch', () => {
+  function postBatch(body: unknown) {
+    return stack.app.inject({ method: 'POST', url: '/tasks/batch', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  }
+
+  test('stores every task and its job in one go', async () => {
+    const before = await countQueued(stack.pool);
+    const response = await postBatch({ tasks: [{ runner: 'echo', input: 1 }, { runner: 'validated', input: { name: 'n', count: 2 }, priority: 5 }, { runner: 'echo', delay: 30 }] });
+    assert.equal(response.statusCode, 202, response.body);
+    const { tasks } = response.json();
+    assert.deepEqual(tasks.map((t: { runner: string; status: string }) => [t.runner, t.status]), [['echo', 'queued'], ['validated', 'queued'], ['echo', 'queued']]);
+    assert.equal(tasks[1].priority, 5);
+    assert.notEqual(tasks[2].runAfter, null);
+    assert.deepEqual(await countQueued(stack.pool), { tasks: before.tasks + 3, jobs: before.jobs + 3 });
+    const { rows } = await stack.pool.query(`select priority, start_after > now() + interval '20 seconds' as later from pgboss.job where data->>'taskId' = any($1) order by priority`, [tasks.map((t: { id: string }) => t.id)]);
+    assert.deepEqual(rows.map((r) => [r.priority, r.later]), [[0, false], [0, true], [5, false]]);
+    const stored = await stack.app.inject({ method: 'GET', url: `/tasks/${tasks[0].id}` });
+    assert.deepEqual(stored.json(), tasks[0]);
+  });
+
+  test('one invalid submission rejects the whole batch, naming each problem by index', async () => {
+    const before = await countQueued(stack.pool);
+    const response = await postBatch({ tasks: [{ runner: 'echo' }, { runner: 'nope' }, { runner: 'validated', input: { name: 1, count: 1 } }] });
+    assert.equal(response.statusCode, 400);
+    const json = response.json();
+    assert.equal(json.code, 'VALIDATION_FAILED');
+    assert.deepEqual(json.details.map((d: { path: string }) => d.path), ['/tasks/1/runner', '/tasks/2/input/name']);
+    assert.deepEqual(await countQueued(stack.pool), before);
+  });
+
+  test('shape errors name the item; empty and oversized batches are refused', async () => {
+    const before = await countQueued(stack.pool);
+    const shape = await postBatch({ tasks: [{ runner: 'echo' }, { runner: 'echo', extra: 1 }] });
+    assert.equal(shape.statusCode, 400);
+    assert.deepEqual(shape.json().details, [{ path: 'body/tasks/1/extra', message: 'unknown field' }]);
+    assert.equal((await postBatch({ tasks: [] })).statusCode, 400);
+    assert.equal((await postBatch({ tasks: Array.from({ length: 1001 }, () => ({ runner: 'echo' })) })).statusCode, 400);
+    assert.deepEqual(await countQueued(stack.pool), before);
+  });
+});

@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { isFinal, type TaskWatch } from '../../tasks/task-watch.ts';
 import {
-  MAX_WAIT_SECONDS, Task, TaskIdParams, TaskListQuery, TaskLogsQuery, TaskPage, TaskSubmission, TaskWaitQuery,
+  MAX_WAIT_SECONDS, Task, TaskBatch, TaskBatchResult, TaskIdParams, TaskListQuery, TaskLogsQuery, TaskPage, TaskSubmission, TaskWaitQuery,
 } from '../../tasks/task-schemas.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
@@ -29,7 +29,9 @@ function preferredWaitSeconds(prefer: string | undefined): number | undefined {
   return match === null ? undefined : Math.min(Number(match[1]), MAX_WAIT_SECONDS);
 }
 
-export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: TaskWatch }> = async (app, { tasks, watch }) => {
+export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: TaskWatch; batchBodyLimitBytes: number }> = async (
+  app, { tasks, watch, batchBodyLimitBytes },
+) => {
   app.post('/tasks', {
     schema: {
       tags: ['tasks'],
@@ -50,6 +52,18 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
     const status = !created || (waitSeconds !== undefined && isFinal(current.status)) ? 200 : 202;
     return reply.code(status).header('location', `/tasks/${task.id}`).send(current);
   });
+
+  app.post('/tasks/batch', {
+    bodyLimit: batchBodyLimitBytes,
+    schema: {
+      tags: ['tasks'],
+      summary: 'Submit many tasks in one request and one transaction',
+      description: 'All or nothing: if any submission is invalid, the answer is 400 naming each problem by its index ' +
+        '(`/tasks/3/input/name`) and nothing is queued. 202 means every task is committed.',
+      body: TaskBatch,
+      response: { 202: TaskBatchResult, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
+    },
+  }, async (request, reply) => reply.code(202).send({ tasks: await tasks.submitBatch(request.body.tasks) }));
 
   app.get('/tasks', {
     schema: {
