@@ -170,34 +170,37 @@ function refusalFor(host: string, addresses: readonly { address: string }[], all
     const parsed = parseAddress(address);
     const category = parsed === undefined ? 'reserved' : categorize(parsed);
     if (category !== 'public' && !allow.allows(host, address)) {
-      return `callback URL host "${host}" resolves to ${address}, a ${category} address; only public addresses are allowed unless listed in the callback allow-list`;
+      return `callback URL host "${host}" resolves to ${address}, a ${category} address; `
+        + 'only public addresses are allowed unless listed in the callback allow-list';
     }
   }
   return undefined;
 }
 
-function literalAddresses(host: string): { address: string; family: number }[] | undefined {
-  const family = isIP(host);
-  return family === 0 ? undefined : [{ address: host, family }];
+/** An IP-literal host is its own (only) address; net never calls `lookup` for one. */
+function literalRefusal(host: string, allow: AllowList): string | undefined {
+  return isIP(host) === 0 ? undefined : refusalFor(host, [{ address: host }], allow);
 }
 
 /**
  * Early feedback for a submitted `callbackUrl`: http(s), no credentials, and every address the
- * host resolves to (an IP literal is its own address) public or allow-listed. Refusing when *any*
- * address is bad matters: the connection may use any of them.
+ * host resolves to public or allow-listed. Refusing when *any* address is bad matters: the
+ * connection may use any of them.
  */
-export async function checkCallbackUrl(url: string, options: { lookup: Lookup; allow: AllowList }): Promise<{ ok: true } | { ok: false; message: string }> {
+export async function checkCallbackUrl(
+  url: string,
+  options: { lookup: Lookup; allow: AllowList },
+): Promise<{ ok: true } | { ok: false; message: string }> {
   const target = parseCallbackUrl(url);
   if ('message' in target) return { ok: false, message: target.message };
-  let addresses = literalAddresses(target.host);
-  if (addresses === undefined) {
+  let refusal = literalRefusal(target.host, options.allow);
+  if (isIP(target.host) === 0) {
     try {
-      addresses = await options.lookup(target.host);
+      refusal = refusalFor(target.host, await options.lookup(target.host), options.allow);
     } catch (error) {
-      return { ok: false, message: `callback URL host "${target.host}" could not be resolved: ${(error as Error).message}` };
+      refusal = `callback URL host "${target.host}" could not be resolved: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
-  const refusal = refusalFor(target.host, addresses, options.allow);
   return refusal === undefined ? { ok: true } : { ok: false, message: refusal };
 }
 
@@ -206,8 +209,8 @@ export type CallbackDeliveryReason = 'invalid_url' | 'refused_address' | 'timeou
 export class CallbackDeliveryError extends Error {
   readonly reason: CallbackDeliveryReason;
 
-  constructor(reason: CallbackDeliveryReason, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(reason: CallbackDeliveryReason, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CallbackDeliveryError';
     this.reason = reason;
   }
@@ -220,21 +223,18 @@ const systemLookup: Lookup = (host) => dns.lookup(host, { all: true });
 function guardedLookup(host: string, lookup: Lookup, allow: AllowList): LookupFunction {
   return (hostname: string, options: LookupOptions, callback) => {
     const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family || 0;
-    lookup(hostname).then(
-      (addresses) => {
-        const refusal = refusalFor(host, addresses, allow);
-        if (refusal !== undefined) return callback(new CallbackDeliveryError('refused_address', refusal), '');
-        const usable: LookupAddress[] = addresses.filter((a) => family === 0 || a.family === family).map((a) => ({ address: a.address, family: a.family }));
-        const first = usable[0];
-        if (first === undefined) return callback(Object.assign(new Error(`no IPv${family} address for "${hostname}"`), { code: 'ENOTFOUND' }), '');
-        return options.all ? callback(null, usable) : callback(null, first.address, first.family);
-      },
-      (error: Error) => callback(error, ''),
-    );
+    lookup(hostname).then((addresses) => {
+      const refusal = refusalFor(host, addresses, allow);
+      if (refusal !== undefined) return callback(new CallbackDeliveryError('refused_address', refusal), '');
+      const usable: LookupAddress[] = addresses.filter((a) => family === 0 || a.family === family).map(({ address, family }) => ({ address, family }));
+      const first = usable[0];
+      if (first === undefined) return callback(Object.assign(new Error(`no IPv${family} address for "${hostname}"`), { code: 'ENOTFOUND' }), '');
+      return options.all ? callback(null, usable) : callback(null, first.address, first.family);
+    }, (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), ''));
   };
 }
 
-/** The first `limit` bytes of a response body as text; the rest is not read (the socket is closed). */
+/** The first `limit` bytes of a response body as text; the rest is never read (the socket is closed). */
 function readLimited(response: http.IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -251,43 +251,44 @@ function readLimited(response: http.IncomingMessage, limit: number): Promise<str
   });
 }
 
-export type GuardedFetch = (url: string, init: { method: 'POST'; headers: Record<string, string>; body: string }) => Promise<{ status: number; body: string }>;
+type Delivery = { method: 'POST'; headers: Record<string, string>; body: string };
+export type GuardedFetch = (url: string, init: Delivery) => Promise<{ status: number; body: string }>;
 
 const RESPONSE_BODY_LIMIT = 64 * 1024;
 
 /**
- * A POST that connects only to checked addresses: IP literals are checked up front (net skips
- * `lookup` for them), names inside the connection's own lookup. `agent: false` gives every
- * delivery a fresh connection, so no pooled socket bypasses the check. Redirects are returned,
- * never followed. `timeoutMs` bounds everything from lookup to the last byte read. Failures throw
- * CallbackDeliveryError; any HTTP status, 3xx to 5xx included, is a returned response.
+ * A POST that connects only to checked addresses: IP literals are checked up front, names inside
+ * the connection's own lookup. `agent: false` gives every delivery a fresh connection, so no
+ * pooled socket skips the check. Redirects are returned, never followed. `timeoutMs` bounds
+ * everything from lookup to the last byte read. Failures throw CallbackDeliveryError; any HTTP
+ * status, 3xx to 5xx included, is a returned response.
  */
 export function createGuardedFetch(options: { allow: AllowList; lookup?: Lookup; timeoutMs: number }): GuardedFetch {
+  if (!(options.timeoutMs > 0)) throw new Error(`callback timeout must be a positive number of ms, got ${options.timeoutMs}`);
   const lookup = options.lookup ?? systemLookup;
   return async (url, init) => {
     const target = parseCallbackUrl(url);
     if ('message' in target) throw new CallbackDeliveryError('invalid_url', target.message);
-    const literal = literalAddresses(target.host);
-    const refusal = literal === undefined ? undefined : refusalFor(target.host, literal, options.allow);
+    const refusal = literalRefusal(target.host, options.allow);
     if (refusal !== undefined) throw new CallbackDeliveryError('refused_address', refusal);
     return post(target, init, guardedLookup(target.host, lookup, options.allow), options.timeoutMs);
   };
 }
 
-function post(target: Target, init: Parameters<GuardedFetch>[1], lookup: LookupFunction, timeoutMs: number): Promise<{ status: number; body: string }> {
+function post(target: Target, init: Delivery, lookup: LookupFunction, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const send = target.url.protocol === 'https:' ? https.request : http.request;
     const headers = { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
     const request = send(target.url, { method: init.method, headers, lookup, agent: false });
-    // A promise settles once: whichever of timeout, error or response comes first decides.
+    // The promise settles once: whichever of timeout, error or complete response comes first wins.
     const timer = setTimeout(() => {
-      const error = new CallbackDeliveryError('timeout', `callback to host "${target.host}" did not complete within ${timeoutMs} ms`);
-      reject(error);
-      request.destroy(error);
+      reject(new CallbackDeliveryError('timeout', `callback to host "${target.host}" did not complete within ${timeoutMs} ms`));
+      request.destroy();
     }, timeoutMs);
     const fail = (error: Error) => {
       clearTimeout(timer);
-      reject(error instanceof CallbackDeliveryError ? error : new CallbackDeliveryError('network', `callback to host "${target.host}" failed: ${error.message}`, { cause: error }));
+      const message = `callback to host "${target.host}" failed: ${error.message}`;
+      reject(error instanceof CallbackDeliveryError ? error : new CallbackDeliveryError('network', message, { cause: error }));
       request.destroy();
     };
     request.on('error', fail);
