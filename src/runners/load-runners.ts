@@ -19,7 +19,8 @@ import { ConfigError } from '../config-error.ts';
 import type { ErrorDetail } from '../errors.ts';
 import { expand, type Env } from './env-interpolation.ts';
 import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
-import type { RetryPolicy, Runner, RunnerLimits, RunnersConfig } from './runner.ts';
+import { checkUrl, resolveCallbacks, resolveWebhooks } from '../webhooks/webhook-config.ts';
+import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook } from './runner.ts';
 import { splitShellWords } from './shell-words.ts';
 import { parseDuration, parseSize } from './units.ts';
 
@@ -65,11 +66,28 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
     defaultOutputBytes: options.defaultOutputBytes ?? DEFAULT_OUTPUT_BYTES,
     report: (path, message) => problems.push({ path, message }),
   };
-  const runners = resolveRunners(isMapping(document) ? document['runners'] : undefined, context);
+  const section = (key: string): unknown => (isMapping(document) ? document[key] : undefined);
+  const runners = resolveRunners(section('runners'), context);
+  const webhooks = resolveWebhooks(section('webhooks'), new Set(runners.keys()), context);
+  const callbacks = resolveCallbacks(section('callbacks'), context);
+  checkCallbackDefaults(runners, webhooks, callbacks, context);
   if (problems.length > 0) {
     throw new ConfigError(options.source, sortInFileOrder(problems, syntax.document).map(formatProblem));
   }
-  return Object.freeze({ runners: runners as ReadonlyMap<string, Runner> });
+  return Object.freeze({ runners: runners as ReadonlyMap<string, Runner>, webhooks: webhooks as ReadonlyMap<string, Webhook>, callbacks });
+}
+
+/** A default callback needs the callbacks section: without its secret nothing could be signed. */
+function checkCallbackDefaults(
+  runners: ReadonlyMap<string, Runner>, webhooks: ReadonlyMap<string, Webhook>, callbacks: CallbackSettings | undefined, context: ResolveContext,
+): void {
+  if (callbacks !== undefined) return;
+  for (const runner of runners.values()) {
+    if (runner.callback !== undefined) context.report(['runners', runner.name, 'callback'], 'needs a callbacks section (with its secret)');
+  }
+  for (const webhook of webhooks.values()) {
+    if (webhook.callback !== undefined) context.report(['webhooks', webhook.name, 'callback'], 'needs a callbacks section (with its secret)');
+  }
 }
 
 function parseYaml(text: string): { document: Document; value: unknown } | { problems: string[] } {
@@ -158,6 +176,7 @@ function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, c
     limits: resolveLimits(isMapping(entry['limits']) ? entry['limits'] : {}, at('limits'), context),
     retries: resolveRetries(isMapping(entry['retries']) ? entry['retries'] : {}, at('retries'), context),
     concurrency: typeof entry['concurrency'] === 'number' ? entry['concurrency'] : undefined,
+    callback: checkUrl(entry['callback'], at('callback'), context),
     validateInput: input === undefined ? () => NO_ERRORS : inputValidator(input.validate),
   });
 }

@@ -74,10 +74,37 @@ export const RunnerEntry = Type.Object(
     limits: Type.Optional(RunnerLimitsEntry),
     retries: Type.Optional(RunnerRetriesEntry),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } })),
+    callback: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
 export type RunnerEntry = Static<typeof RunnerEntry>;
+
+export const WebhookEntry = Type.Object(
+  {
+    source: Type.Enum(['jira', 'asterisk', 'generic']),
+    runner: Type.String({ minLength: 1 }),
+    secret: Type.String({ minLength: 1 }),
+    events: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    input: Type.Optional(Type.Record(Type.String(), Type.String())),
+    callback: Type.Optional(Type.String({ minLength: 1 })),
+    tolerance: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
+export const CallbacksEntry = Type.Object(
+  {
+    secret: Type.String({ minLength: 1 }),
+    allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    timeout: Type.Optional(Duration),
+    retries: Type.Optional(Type.Object(
+      { limit: Type.Integer({ minimum: 0, maximum: 100, errorMessage: { minimum: 'must be an integer from 0 to 100', maximum: 'must be an integer from 0 to 100' } }), delay: Type.Optional(Duration) },
+      { additionalProperties: false },
+    )),
+  },
+  { additionalProperties: false },
+);
 
 /** The whole file. Runner names are keys; their pattern is checked in load-runners.ts. */
 export const BerthConfigFile = Type.Object(
@@ -89,6 +116,10 @@ export const BerthConfigFile = Type.Object(
         type: 'must be a mapping of runner names to runners',
       },
     }),
+    webhooks: Type.Optional(Type.Record(Type.String(), WebhookEntry, {
+      errorMessage: { type: 'must be a mapping of webhook names to webhooks' },
+    })),
+    callbacks: Type.Optional(CallbacksEntry),
   },
   { additionalProperties: false },
 );

@@ -43,10 +43,44 @@ export interface Runner {
   readonly retries: RetryPolicy;
   /** Most tasks of this runner running at once across all workers; undefined: no limit. */
   readonly concurrency: number | undefined;
+  /** Default callback URL for its tasks. */
+  readonly callback: string | undefined;
   /** Checks a task input against inputSchema; returns every violation (empty when valid). */
   readonly validateInput: (input: unknown) => readonly ErrorDetail[];
 }
 
+export type WebhookSource = 'jira' | 'asterisk' | 'generic';
+
+/** An inbound webhook: POST /webhooks/{name} starts a task of `runner`. */
+export interface Webhook {
+  readonly name: string;
+  readonly source: WebhookSource;
+  readonly runner: string;
+  /** jira: the HMAC secret; asterisk: the shared token; generic: the whsec_ secret. */
+  readonly secret: string;
+  /** generic only: the decoded signing key. */
+  readonly signingKey: Buffer | undefined;
+  /** Only these event types start a task (jira: webhookEvent; others: the payload's `type`). */
+  readonly events: readonly string[] | undefined;
+  /** Task input built from the payload: key → JSON Pointer. Undefined: the whole payload. */
+  readonly input: Readonly<Record<string, string>> | undefined;
+  readonly callback: string | undefined;
+  /** generic: how far webhook-timestamp may be from now. */
+  readonly toleranceMs: number;
+}
+
+/** Signed callbacks to a task's callbackUrl when it ends. */
+export interface CallbackSettings {
+  readonly signingKey: Buffer;
+  /** Hosts, IPs or CIDRs callbacks may reach although they are not public addresses. */
+  readonly allow: readonly string[];
+  readonly timeoutMs: number;
+  readonly retries: { readonly limit: number; readonly delayMs: number };
+}
+
+/** Everything the runners file declares. */
 export interface RunnersConfig {
   readonly runners: ReadonlyMap<string, Runner>;
+  readonly webhooks?: ReadonlyMap<string, Webhook>;
+  readonly callbacks?: CallbackSettings | undefined;
 }

@@ -74,6 +74,7 @@ runners:
     limits: { memoryBytes: 256 * MiB, nanoCpus: 1_500_000_000, pids: 64, outputBytes: MiB },
     retries: { limit: 3, delayMs: 2000, backoff: 'fixed' },
     concurrency: 2,
+    callback: undefined,
   });
 });
 
@@ -90,6 +91,7 @@ test('omitted fields take their defaults', () => {
     limits: { outputBytes: 10 * MiB },
     retries: { limit: 0, delayMs: 1000, backoff: 'exponential' },
     concurrency: undefined,
+    callback: undefined,
   });
   const config = parseRunnersConfig('runners: { echo: { image: busybox } }', { env: {}, source: 's', defaultOutputBytes: 4096 });
   assert.deepEqual(config.runners.get('echo')?.limits, { outputBytes: 4096 });
@@ -236,9 +238,15 @@ runners:
     image: busybox
     imagee: busybox
     limits: { memroy: 1g }
-webhooks: {}
+webhooks:
+  w: { source: jira, runner: r, secret: s, filter: x }
+callbacks: { secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, retry: 1 }
+hooks: {}
 `),
-    ['runner: unknown key', 'runners.r.imagee: unknown key', 'runners.r.limits.memroy: unknown key', 'webhooks: unknown key'],
+    [
+      'runner: unknown key', 'runners.r.imagee: unknown key', 'runners.r.limits.memroy: unknown key',
+      'webhooks.w.filter: unknown key', 'callbacks.retry: unknown key', 'hooks: unknown key',
+    ],
   );
 });
 

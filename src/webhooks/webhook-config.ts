@@ -1,0 +1,118 @@
+/**
+ * The `webhooks:` and `callbacks:` sections of the runners file, resolved on top of the shape
+ * check (runner-config-schema.ts): secrets expanded from ${VAR}, the runner each webhook starts
+ * checked against the runners section, JSON Pointers and URLs checked, keys decoded.
+ */
+import type { Env } from '../runners/env-interpolation.ts';
+import { expand } from '../runners/env-interpolation.ts';
+import type { CallbackSettings, Webhook, WebhookSource } from '../runners/runner.ts';
+import { parseDuration } from '../runners/units.ts';
+import { createAllowList } from './address-guard.ts';
+import { isJsonPointer } from './payloads.ts';
+import { parseWebhookSecret } from './verify-signature.ts';
+
+export interface SectionContext {
+  readonly env: Env;
+  readonly report: (path: readonly string[], message: string) => void;
+}
+
+const DEFAULT_TOLERANCE_MS = 5 * 60_000;
+const WEBHOOK_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
+
+type Mapping = Readonly<Record<string, unknown>>;
+const isMapping = (value: unknown): value is Mapping => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<string>, context: SectionContext): Map<string, Webhook> {
+  const webhooks = new Map<string, Webhook>();
+  if (!isMapping(section)) return webhooks;
+  for (const [name, raw] of Object.entries(section)) {
+    if (!isMapping(raw)) continue;
+    const at = (...keys: string[]) => ['webhooks', name, ...keys];
+    if (!WEBHOOK_NAME.test(name)) context.report(at(), "invalid webhook name: use up to 63 letters, digits, '.', '_' or '-'");
+    const source = raw['source'] as WebhookSource;
+    const runner = typeof raw['runner'] === 'string' ? raw['runner'] : '';
+    if (runner !== '' && !runnerNames.has(runner)) context.report(at('runner'), `no runner named '${runner}'`);
+    const secret = expandSecret(raw['secret'], at('secret'), context);
+    let signingKey: Buffer | undefined;
+    if (source === 'generic' && secret !== '') {
+      try {
+        signingKey = parseWebhookSecret(secret);
+      } catch (error) {
+        context.report(at('secret'), (error as Error).message);
+      }
+    }
+    const input = isMapping(raw['input']) ? (raw['input'] as Record<string, string>) : undefined;
+    for (const [key, pointer] of Object.entries(input ?? {})) {
+      if (typeof pointer === 'string' && !isJsonPointer(pointer)) context.report(at('input', key), 'must be a JSON Pointer such as /issue/key');
+    }
+    webhooks.set(name, Object.freeze({
+      name, source, runner, secret, signingKey,
+      events: Array.isArray(raw['events']) ? Object.freeze([...(raw['events'] as string[])]) : undefined,
+      input: input === undefined ? undefined : Object.freeze({ ...input }),
+      callback: checkUrl(raw['callback'], at('callback'), context),
+      toleranceMs: duration(raw['tolerance'], at('tolerance'), context) ?? DEFAULT_TOLERANCE_MS,
+    }));
+  }
+  return webhooks;
+}
+
+export function resolveCallbacks(section: unknown, context: SectionContext): CallbackSettings | undefined {
+  if (!isMapping(section)) return undefined;
+  const secret = expandSecret(section['secret'], ['callbacks', 'secret'], context);
+  let signingKey: Buffer = Buffer.alloc(0);
+  try {
+    signingKey = parseWebhookSecret(secret);
+  } catch (error) {
+    if (secret !== '') context.report(['callbacks', 'secret'], (error as Error).message);
+  }
+  const allow = Array.isArray(section['allow']) ? (section['allow'] as string[]) : [];
+  allow.forEach((entry, i) => {
+    try {
+      createAllowList([entry]);
+    } catch (error) {
+      context.report(['callbacks', 'allow', String(i)], (error as Error).message);
+    }
+  });
+  const retries = isMapping(section['retries']) ? section['retries'] : {};
+  return Object.freeze({
+    signingKey,
+    allow: Object.freeze([...allow]),
+    timeoutMs: duration(section['timeout'], ['callbacks', 'timeout'], context) ?? 10_000,
+    retries: Object.freeze({
+      limit: typeof retries['limit'] === 'number' ? retries['limit'] : 5,
+      delayMs: duration(retries['delay'], ['callbacks', 'retries', 'delay'], context) ?? 1_000,
+    }),
+  });
+}
+
+/** A callback URL in the file: checked for form here; its address is checked when it is used. */
+export function checkUrl(value: unknown, path: readonly string[], context: SectionContext): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return value;
+  } catch {
+    // reported below: a URL that does not parse is simply not a URL
+  }
+  context.report(path, 'must be an http:// or https:// URL');
+  return undefined;
+}
+
+function expandSecret(value: unknown, path: readonly string[], context: SectionContext): string {
+  if (typeof value !== 'string') return '';
+  const expanded = expand(value, context.env);
+  if ('error' in expanded) {
+    context.report(path, expanded.error);
+    return '';
+  }
+  if (expanded.value === '') context.report(path, 'must not be empty');
+  return expanded.value;
+}
+
+function duration(value: unknown, path: readonly string[], context: SectionContext): number | undefined {
+  if (typeof value !== 'number' && typeof value !== 'string') return undefined;
+  const ms = parseDuration(value);
+  if (ms !== undefined && ms > 0) return ms;
+  context.report(path, 'must be a positive duration');
+  return undefined;
+}

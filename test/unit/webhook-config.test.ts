@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../../src/config-error.ts';
+import { parseRunnersConfig } from '../../src/runners/load-runners.ts';
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+function problems(text: string, env: Record<string, string> = {}): readonly string[] {
+  try {
+    parseRunnersConfig(text, { env, source: 'test.yaml' });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return assert.fail('expected a ConfigError');
+}
+
+test('webhooks and callbacks resolve, secrets expanded from the environment', () => {
+  const config = parseRunnersConfig(`
+runners:
+  jira-processor: { image: busybox, callback: "https://hooks.example.com/done" }
+webhooks:
+  jira:
+    source: jira
+    runner: jira-processor
+    secret: "\${JIRA_SECRET}"
+    events: [jira:issue_created]
+    input: { key: /issue/key, summary: /issue/fields/summary }
+  calls: { source: asterisk, runner: jira-processor, secret: token-1 }
+  generic: { source: generic, runner: jira-processor, secret: "${SECRET}", tolerance: 1m }
+callbacks:
+  secret: "${SECRET}"
+  allow: [127.0.0.1, 10.0.0.0/8, hooks.internal]
+  timeout: 5s
+  retries: { limit: 3, delay: 2s }
+`, { env: { JIRA_SECRET: 'jira-s3cret' }, source: 't' });
+  const jira = config.webhooks?.get('jira');
+  assert.equal(jira?.secret, 'jira-s3cret');
+  assert.deepEqual(jira?.events, ['jira:issue_created']);
+  assert.deepEqual(jira?.input, { key: '/issue/key', summary: '/issue/fields/summary' });
+  assert.equal(jira?.toleranceMs, 300_000);
+  assert.equal(config.webhooks?.get('generic')?.toleranceMs, 60_000);
+  assert.equal(config.webhooks?.get('generic')?.signingKey?.length, 24);
+  assert.equal(config.webhooks?.get('calls')?.signingKey, undefined);
+  assert.equal(config.runners.get('jira-processor')?.callback, 'https://hooks.example.com/done');
+  assert.deepEqual(config.callbacks?.allow, ['127.0.0.1', '10.0.0.0/8', 'hooks.internal']);
+  assert.equal(config.callbacks?.timeoutMs, 5000);
+  assert.deepEqual(config.callbacks?.retries, { limit: 3, delayMs: 2000 });
+});
+
+test('every problem of the webhook and callback sections is listed', () => {
+  assert.deepEqual(problems(`
+runners:
+  r: { image: busybox, callback: "ftp://x" }
+webhooks:
+  a: { source: gitlab, runner: nope, secret: "\${UNSET}" }
+  b: { source: generic, runner: r, secret: not-a-secret, input: { k: "issue/key" }, callback: "not a url" }
+  c: { runner: r }
+callbacks:
+  secret: whsec_short
+  allow: ["10.0.0.0/99"]
+  timeout: soon
+`), [
+    'runners.r.callback: must be an http:// or https:// URL',
+    'webhooks.a.source: must be one of: jira, asterisk, generic',
+    "webhooks.a.runner: no runner named 'nope'",
+    'webhooks.a.secret: variable UNSET is not set',
+    'webhooks.b.secret: webhook secret must be "whsec_" followed by a base64 key (characters A-Z a-z 0-9 + / =)',
+    'webhooks.b.input.k: must be a JSON Pointer such as /issue/key',
+    'webhooks.b.callback: must be an http:// or https:// URL',
+    'webhooks.c.source: is required',
+    'webhooks.c.secret: is required',
+    'callbacks.secret: webhook secret is not valid base64: its length or padding is wrong (was it truncated?)',
+    'callbacks.allow.0: "10.0.0.0/99" is not an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)',
+    'callbacks.timeout: must be a positive duration',
+  ]);
+});
+
+test('a default callback needs the callbacks section', () => {
+  assert.deepEqual(problems(`
+runners:
+  r: { image: busybox, callback: "https://example.com/cb" }
+webhooks:
+  w: { source: asterisk, runner: r, secret: t, callback: "https://example.com/cb" }
+`), ['runners.r.callback: needs a callbacks section (with its secret)', 'webhooks.w.callback: needs a callbacks section (with its secret)']);
+});
