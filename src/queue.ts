@@ -4,8 +4,11 @@
  */
 import { PgBoss } from 'pg-boss';
 import type { Queryable } from './db.ts';
+import type { CallbackSettings } from './runners/runner.ts';
 
 export const RUN_TASK_QUEUE = 'berth-run-task';
+/** Jobs that POST a finished task to its callbackUrl; retried by pg-boss with backoff. */
+export const CALLBACK_QUEUE = 'berth-callback';
 
 /** The API↔worker contract. */
 export interface RunTaskJob {
@@ -26,6 +29,8 @@ export interface TaskQueue {
   enqueue(db: Queryable, taskId: string, options: EnqueueOptions): Promise<void>;
   /** Enqueues many at once (batch submission), inside the caller's transaction. */
   enqueueMany(db: Queryable, jobs: readonly { taskId: string; options: EnqueueOptions }[]): Promise<void>;
+  /** Schedules the callback of a task that just ended, inside the transaction that ended it. */
+  enqueueCallback(db: Queryable, taskId: string): Promise<void>;
   /** Settles the job of an attempt whose worker is gone, so it stops counting against its runner's limit. */
   abandon(jobId: string): Promise<void>;
 }
@@ -47,6 +52,7 @@ export function createBoss(connectionString: string, role: BossRole): PgBoss {
 
 /** Idempotent; run by every process at start so neither depends on the other having started. */
 export async function ensureQueues(boss: PgBoss): Promise<void> {
+  await boss.createQueue(CALLBACK_QUEUE, { notify: true });
   await boss.createQueue(RUN_TASK_QUEUE, {
     // Workers are woken by NOTIFY the moment a job is created instead of waiting for a poll.
     notify: true,
@@ -55,7 +61,7 @@ export async function ensureQueues(boss: PgBoss): Promise<void> {
   });
 }
 
-export function createTaskQueue(boss: PgBoss): TaskQueue {
+export function createTaskQueue(boss: PgBoss, callbacks?: CallbackSettings): TaskQueue {
   return {
     async enqueue(db, taskId, options) {
       const job: RunTaskJob = { taskId };
@@ -64,6 +70,16 @@ export function createTaskQueue(boss: PgBoss): TaskQueue {
     async enqueueMany(db, jobs) {
       await boss.insert(RUN_TASK_QUEUE, jobs.map(({ taskId, options }) => ({ data: { taskId } satisfies RunTaskJob, ...jobOptions(options) })), {
         db: asBossDb(db),
+      });
+    },
+    async enqueueCallback(db, taskId) {
+      const job: RunTaskJob = { taskId };
+      await boss.send(CALLBACK_QUEUE, job, {
+        db: asBossDb(db),
+        retryLimit: callbacks?.retries.limit ?? 5,
+        retryDelay: Math.max(1, Math.round((callbacks?.retries.delayMs ?? 1000) / 1000)),
+        retryBackoff: true,
+        expireInSeconds: Math.ceil((callbacks?.timeoutMs ?? 10_000) / 1000) * 3,
       });
     },
     async abandon(jobId) {

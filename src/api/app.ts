@@ -9,16 +9,19 @@ import type { ReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskWatch } from '../tasks/task-watch.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { errorHandler } from './error-handler.ts';
 import { healthRoutes } from './routes/health.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { registerSwagger } from './swagger.ts';
 import { createValidatorCompiler } from './validator-compiler.ts';
 
 export interface AppDeps {
   readonly tasks: TaskService;
   readonly watch: TaskWatch;
+  readonly webhooks: WebhookService;
   readonly runners: RunnersConfig;
   readonly readiness: ReadinessCheck;
   readonly bodyLimitBytes: number;
@@ -46,6 +49,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await registerSwagger(app);
   await app.register(taskRoutes, { tasks: deps.tasks, watch: deps.watch, batchBodyLimitBytes: deps.batchBodyLimitBytes ?? deps.bodyLimitBytes * 16 });
+  await app.register(webhookRoutes, { webhooks: deps.webhooks });
   await app.register(runnerRoutes, { runners: deps.runners });
   await app.register(healthRoutes, { readiness: deps.readiness });
   return app;

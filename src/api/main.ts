@@ -3,6 +3,7 @@
  * Returns a handle that stops accepting connections, ends waits and log streams, finishes
  * requests in flight, and closes.
  */
+import { createCallbackCheck } from '../callbacks/callback-check.ts';
 import type { Config } from '../config.ts';
 import { createPool } from '../db.ts';
 import { createDockerEngine } from '../engine/docker-engine.ts';
@@ -13,6 +14,7 @@ import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
 import { createTaskService } from '../tasks/task-service.ts';
 import { createTaskWatch } from '../tasks/task-watch.ts';
+import { createWebhookService } from '../webhooks/webhook-service.ts';
 import type { Stoppable } from '../worker/main.ts';
 import { buildApp } from './app.ts';
 
@@ -33,8 +35,10 @@ export async function startApiProcess(options: {
   const events = await startTaskEvents({ connectionString: databaseUrl, logger });
   const shutdown = new AbortController();
   const engine = config.readyzChecksEngine ? createDockerEngine({ dockerHost: config.dockerHost }) : undefined;
+  const tasks = createTaskService({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, checkCallback: createCallbackCheck(runners.callbacks) });
   const app = await buildApp({
-    tasks: createTaskService({ pool, queue: createTaskQueue(boss), runners }),
+    tasks,
+    webhooks: createWebhookService({ runners, tasks }),
     watch: createTaskWatch({ pool, events, shutdown: shutdown.signal }),
     runners,
     readiness: createReadinessCheck({ pool, engine }),

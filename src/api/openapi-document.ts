@@ -13,6 +13,7 @@ export async function buildOpenApiDocument(): Promise<unknown> {
   const app = await buildApp({
     tasks: { submitTask: inert, submitBatch: inert, getTask: inert, listTasks: inert, cancelTask: inert },
     watch: { waitForTask: inert, readLogs: inert, followLogs: inert },
+    webhooks: { receive: inert },
     runners: { runners: new Map() },
     readiness: async () => undefined,
     bodyLimitBytes: 1,

@@ -56,6 +56,16 @@ export const TaskAttempt = Type.Object(
 );
 export type TaskAttempt = Static<typeof TaskAttempt>;
 
+export const CallbackDelivery = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    attemptedAt: Timestamp,
+    statusCode: Type.Union([Type.Integer(), Type.Null()], { description: 'The receiver\'s HTTP status; null when no answer came' }),
+    error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
 export const Task = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -74,6 +84,8 @@ export const Task = Type.Object(
     startedAt: NullableTimestamp,
     finishedAt: NullableTimestamp,
     attemptHistory: Type.Array(TaskAttempt, { description: 'Every attempt, oldest first' }),
+    callbackUrl: Type.Union([Type.String(), Type.Null()], { description: 'Where the task\'s end is reported' }),
+    callbackDeliveries: Type.Array(CallbackDelivery, { description: 'Every attempt to deliver the callback, oldest first' }),
   },
   { additionalProperties: false },
 );
@@ -124,6 +136,10 @@ export const TaskSubmission = Type.Object(
     priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Higher runs first; default 0' })),
     startAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Do not start before this time (ISO 8601)' })),
     delay: Type.Optional(Type.Number({ minimum: 0, maximum: 31_536_000, description: 'Do not start before this many seconds from now' })),
+    callbackUrl: Type.Optional(Type.String({
+      format: 'uri', maxLength: 2048,
+      description: 'POSTed the finished task, signed per Standard Webhooks; must resolve to a public address unless allowed in callbacks.allow',
+    })),
   },
   { additionalProperties: false },
 );

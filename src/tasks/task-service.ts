@@ -3,12 +3,14 @@
  * its job and its idempotency key are written in one transaction, and every 4xx is decided before
  * anything is written.
  */
+import type { CallbackCheck } from '../callbacks/callback-check.ts';
 import { AppError, type ErrorDetail } from '../errors.ts';
 import { withTransaction, type Pool } from '../db.ts';
 import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { publishTaskEvent } from '../task-events.ts';
 import { endAttempt } from './attempt-store.ts';
+import { recordWebhookDelivery } from './delivery-store.ts';
 import { recordIdempotencyKey } from './idempotency-store.ts';
 import { requestHash } from './request-hash.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
@@ -19,10 +21,14 @@ export interface TaskServiceDeps {
   readonly pool: Pool;
   readonly queue: TaskQueue;
   readonly runners: RunnersConfig;
+  /** Refuses callback URLs that cannot be delivered safely. */
+  readonly checkCallback: CallbackCheck;
 }
 
 export interface SubmitOptions {
   readonly idempotencyKey?: string;
+  /** An inbound webhook delivery: a redelivery of the same id returns the task the first one created. */
+  readonly delivery?: { readonly webhook: string; readonly id: string };
 }
 
 export interface TaskService {
@@ -35,7 +41,7 @@ export interface TaskService {
   cancelTask(id: string): Promise<Task>;
 }
 
-export function createTaskService({ pool, queue, runners }: TaskServiceDeps): TaskService {
+export function createTaskService({ pool, queue, runners, checkCallback }: TaskServiceDeps): TaskService {
   async function getTask(id: string): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
     if (task === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
@@ -45,6 +51,8 @@ export function createTaskService({ pool, queue, runners }: TaskServiceDeps): Ta
   return {
     async submitTask(submission, options = {}) {
       const runner = checkSubmission(runners, submission);
+      const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
+      if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
       const id = newTaskId();
       const runAfter = startTime(submission);
       const inputJson = JSON.stringify(submission.input ?? null);
@@ -54,8 +62,12 @@ export function createTaskService({ pool, queue, runners }: TaskServiceDeps): Ta
           const existing = await recordIdempotencyKey(client, options.idempotencyKey, fingerprint, id);
           if (existing !== null) return existing;
         }
+        if (options.delivery !== undefined) {
+          const existing = await recordWebhookDelivery(client, options.delivery.webhook, options.delivery.id, id);
+          if (existing !== null) return { taskId: existing, requestHash: fingerprint };
+        }
         await insertTask(client, {
-          id, runner: runner.name, inputJson, priority: submission.priority ?? 0, runAfter, maxAttempts: runner.retries.limit + 1,
+          id, runner: runner.name, inputJson, priority: submission.priority ?? 0, runAfter, maxAttempts: runner.retries.limit + 1, callbackUrl,
         });
         await queue.enqueue(client, id, {
           runner: runner.name,
@@ -74,9 +86,15 @@ export function createTaskService({ pool, queue, runners }: TaskServiceDeps): Ta
 
     async submitBatch(submissions) {
       const runnersOf = checkBatch(runners, submissions);
+      const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
+      // Each distinct URL is checked once: a batch usually repeats one.
+      for (const url of new Set(callbackUrls)) {
+        if (url !== null) await checkCallback(url, `/tasks/${callbackUrls.indexOf(url)}/callbackUrl`);
+      }
       const tasks: NewTask[] = submissions.map((submission, i) => ({
         id: newTaskId(), runner: runnersOf[i]!.name, inputJson: JSON.stringify(submission.input ?? null),
         priority: submission.priority ?? 0, runAfter: startTime(submission), maxAttempts: runnersOf[i]!.retries.limit + 1,
+        callbackUrl: callbackUrls[i]!,
       }));
       return withTransaction(pool, async (client) => {
         const inserted = await insertTasks(client, tasks);
@@ -114,6 +132,7 @@ export function createTaskService({ pool, queue, runners }: TaskServiceDeps): Ta
         if (result.previous === 'running') {
           await endAttempt(client, task.id, result.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
         }
+        if (result.callback_url !== null) await queue.enqueueCallback(client, task.id);
         // The worker running it kills the container when it hears of this.
         await publishTaskEvent(client, task.id, 'final');
         return true;

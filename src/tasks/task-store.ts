@@ -24,6 +24,15 @@ interface TaskRow {
   started_at: Date | null;
   finished_at: Date | null;
   history: AttemptJson[];
+  callback_url: string | null;
+  callbacks: CallbackJson[];
+}
+
+interface CallbackJson {
+  attempt: number;
+  attempted_at: string;
+  status_code: number | null;
+  error: string | null;
 }
 
 /** task_attempts rows as json_agg renders them: timestamps are strings. */
@@ -39,7 +48,9 @@ interface AttemptJson {
 /** Every column a Task needs, for a query over `berth.tasks t`. */
 export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error_code, t.error_message, t.exit_code,
   t.attempts, t.max_attempts, t.priority, t.created_at, t.run_after, t.next_attempt_at, t.started_at, t.finished_at,
-  coalesce((select json_agg(a order by a.attempt) from berth.task_attempts a where a.task_id = t.id), '[]') as history`;
+  coalesce((select json_agg(a order by a.attempt) from berth.task_attempts a where a.task_id = t.id), '[]') as history,
+  t.callback_url,
+  coalesce((select json_agg(c order by c.attempt) from berth.callback_deliveries c where c.task_id = t.id), '[]') as callbacks`;
 
 const iso = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
 
@@ -71,6 +82,10 @@ export function toTask(row: TaskRow): Task {
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
     attemptHistory: row.history.map(toAttempt),
+    callbackUrl: row.callback_url,
+    callbackDeliveries: row.callbacks.map((c) => ({
+      attempt: c.attempt, attemptedAt: iso(c.attempted_at)!, statusCode: c.status_code, error: c.error,
+    })),
   };
 }
 
@@ -82,15 +97,16 @@ export interface NewTask {
   readonly priority: number;
   readonly runAfter: Date | null;
   readonly maxAttempts: number;
+  readonly callbackUrl: string | null;
 }
 
 export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   const { rows } = await db.query<TaskRow>(
     `with t as (
-       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts)
-       values ($1, $2, $3::json, $4, $5, $6) returning *)
+       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url)
+       values ($1, $2, $3::json, $4, $5, $6, $7) returning *)
      select ${TASK_SELECT} from t`,
-    [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts],
+    [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts, task.callbackUrl],
   );
   return toTask(rows[0]!);
 }
@@ -98,12 +114,13 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
 /** Many tasks in one statement (batch submission); new tasks have no attempts yet. */
 export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Promise<Task[]> {
   const { rows } = await db.query<TaskRow>(
-    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts)
-     select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[])
-     returning *, '[]'::json as history`,
+    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url)
+     select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[], $7::text[])
+     returning *, '[]'::json as history, '[]'::json as callbacks`,
     [
       tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson),
       tasks.map((t) => t.priority), tasks.map((t) => t.runAfter), tasks.map((t) => t.maxAttempts),
+      tasks.map((t) => t.callbackUrl),
     ],
   );
   return rows.map(toTask);
@@ -140,12 +157,14 @@ export async function listTasks(
  * queued|running → cancelled. Returns the status and attempt it had, read under the row lock (a
  * worker may have claimed it a moment ago); null when the task is already final (or missing).
  */
-export async function cancelTask(db: Queryable, id: string): Promise<{ previous: TaskStatus; attempt: number } | null> {
-  const { rows } = await db.query<{ previous: TaskStatus; attempt: number }>(
+export async function cancelTask(
+  db: Queryable, id: string,
+): Promise<{ previous: TaskStatus; attempt: number; callback_url: string | null } | null> {
+  const { rows } = await db.query<{ previous: TaskStatus; attempt: number; callback_url: string | null }>(
     `update berth.tasks t set status = 'cancelled', finished_at = now(), next_attempt_at = null, heartbeat_at = null
        from (select id, status, attempts from berth.tasks where id = $1 for update) old
       where t.id = old.id and old.status in ('queued', 'running')
-      returning old.status as previous, old.attempts as attempt`,
+      returning old.status as previous, old.attempts as attempt, t.callback_url`,
     [id],
   );
   return rows[0] ?? null;
@@ -190,15 +209,19 @@ export interface AttemptResult {
   readonly exitCode: number | null;
 }
 
-/** running → succeeded | failed, for this attempt only. false when the attempt no longer holds the task. */
-export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<boolean> {
-  const { rowCount } = await db.query(
+/**
+ * running → succeeded | failed, for this attempt only. null when the attempt no longer holds the
+ * task; else where its end is to be reported.
+ */
+export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<{ callbackUrl: string | null } | null> {
+  const { rows } = await db.query<{ callback_url: string | null }>(
     `update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
         finished_at = now(), heartbeat_at = null
-      where id = $1 and attempts = $2 and status = 'running'`,
+      where id = $1 and attempts = $2 and status = 'running'
+      returning callback_url`,
     [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode],
   );
-  return rowCount === 1;
+  return rows[0] === undefined ? null : { callbackUrl: rows[0].callback_url };
 }
 
 /**

@@ -3,7 +3,9 @@
  * housekeeping (lost attempts, orphaned containers, retention).
  * Constructs its collaborators here and nowhere else; returns a handle that closes them in reverse.
  */
+import { startCallbackSender } from '../callbacks/callback-sender.ts';
 import type { Config } from '../config.ts';
+import type { Lookup } from '../webhooks/address-guard.ts';
 import { createPool } from '../db.ts';
 import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Logger } from '../logger.ts';
@@ -23,6 +25,8 @@ export async function startWorkerProcess(options: {
   runners: RunnersConfig;
   databaseUrl: string;
   logger: Logger;
+  /** Name resolution for callbacks; the system's by default. */
+  lookup?: Lookup;
 }): Promise<Stoppable> {
   const { config, runners, databaseUrl } = options;
   const logger = options.logger.child({ process: 'worker' });
@@ -40,7 +44,7 @@ export async function startWorkerProcess(options: {
     // Not fatal: tasks fail with engine_error (and are retried per policy) until the engine is back.
     logger.error({ err: error }, 'container engine unreachable at start');
   }
-  const queue = createTaskQueue(boss);
+  const queue = createTaskQueue(boss, runners.callbacks);
   const maintenance = startMaintenance({
     pool, queue, engine, runners, logger, leaseMs: config.leaseMs, retentionMs: config.retentionMs, instanceLabel: config.instance,
   });
@@ -48,6 +52,7 @@ export async function startWorkerProcess(options: {
   const consumer = await startTaskConsumer({
     boss, pool, events, runTask, runners, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
   });
+  await startCallbackSender({ boss, pool, settings: runners.callbacks, logger, ...(options.lookup === undefined ? {} : { lookup: options.lookup }) });
   logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size }, 'worker started');
   return {
     async stop() {

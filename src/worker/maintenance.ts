@@ -85,7 +85,7 @@ function settleLost(client: Parameters<typeof settleFinal>[0], deps: Maintenance
     errorMessage: `the worker running this attempt was lost (no heartbeat for ${deps.leaseMs / 1000}s)`,
   };
   const runner = deps.runners.runners.get(lost.runner);
-  return runner === undefined ? settleFinal(client, lost, result) : settleFinished(client, deps.queue, runner, lost, result);
+  return runner === undefined ? settleFinal(client, deps.queue, lost, result) : settleFinished(client, deps.queue, runner, lost, result);
 }
 
 export async function sweepOrphanedContainers(deps: MaintenanceDeps): Promise<void> {

@@ -69,7 +69,7 @@ export function createRunTask(deps: RunTaskDeps): RunTask {
       // The API accepted it under a configuration this worker does not have.
       log.error('runner is not in this worker\'s configuration');
       const result = engineErrorResult(new EngineError('create_failed', `runner '${claim.runner}' is not in this worker's configuration`));
-      await withTransaction(deps.pool, (client) => settleFinal(client, claim, result));
+      await withTransaction(deps.pool, (client) => settleFinal(client, deps.queue, claim, result));
       return;
     }
     const streamer = new LogStreamer({ pool: deps.pool, taskId, attempt: claim.attempt, limitBytes: deps.logLimitBytes, logger: log });

@@ -33,13 +33,15 @@ export async function settleFinished(
       return requeue(client, queue, runner, ref, delayMs, 'retrying');
     }
   }
-  return settleFinal(client, ref, result);
+  return settleFinal(client, queue, ref, result);
 }
 
 /** The attempt's result is the task's: no retry. */
-export async function settleFinal(client: PoolClient, ref: AttemptRef, result: AttemptResult): Promise<Settlement> {
+export async function settleFinal(client: PoolClient, queue: TaskQueue, ref: AttemptRef, result: AttemptResult): Promise<Settlement> {
   await endAttempt(client, ref.id, ref.attempt, { exitCode: result.exitCode, errorCode: result.errorCode, errorMessage: result.errorMessage });
-  if (!(await finishTask(client, ref.id, ref.attempt, result))) return 'superseded';
+  const finished = await finishTask(client, ref.id, ref.attempt, result);
+  if (finished === null) return 'superseded';
+  if (finished.callbackUrl !== null) await queue.enqueueCallback(client, ref.id);
   await publishTaskEvent(client, ref.id, 'final');
   return 'finished';
 }

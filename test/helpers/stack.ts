@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { PgBoss } from 'pg-boss';
 import { buildApp } from '../../src/api/app.ts';
+import { createCallbackCheck } from '../../src/callbacks/callback-check.ts';
 import { createPool, type Pool } from '../../src/db.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../../src/queue.ts';
@@ -15,6 +16,7 @@ import type { RunnersConfig } from '../../src/runners/runner.ts';
 import { startTaskEvents, type TaskEvents } from '../../src/task-events.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
 import { createTaskWatch } from '../../src/tasks/task-watch.ts';
+import { createWebhookService } from '../../src/webhooks/webhook-service.ts';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -47,8 +49,10 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   const engine = createDockerEngine({ dockerHost: options.dockerHost });
   const events = await startTaskEvents({ connectionString: database.url, logger: testLogger });
   const shutdown = new AbortController();
+  const tasks = createTaskService({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, checkCallback: createCallbackCheck(runners.callbacks) });
   const app = await buildApp({
-    tasks: createTaskService({ pool, queue: createTaskQueue(boss), runners }),
+    tasks,
+    webhooks: createWebhookService({ runners, tasks }),
     watch: createTaskWatch({ pool, events, shutdown: shutdown.signal }),
     runners,
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),

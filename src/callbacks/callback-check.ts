@@ -1,0 +1,28 @@
+/**
+ * Refuses a callback URL at submission when it cannot be delivered safely: no callbacks section
+ * to sign with, or a host resolving to a loopback, private, link-local or metadata address that
+ * callbacks.allow does not list. The address is checked again at delivery (address-guard.ts).
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { AppError } from '../errors.ts';
+import type { CallbackSettings } from '../runners/runner.ts';
+import { checkCallbackUrl, createAllowList, type Lookup } from '../webhooks/address-guard.ts';
+
+export type CallbackCheck = (url: string, path: string) => Promise<void>;
+
+export const systemLookup: Lookup = (host) => dnsLookup(host, { all: true });
+
+export function createCallbackCheck(settings: CallbackSettings | undefined, lookup: Lookup = systemLookup): CallbackCheck {
+  const allow = createAllowList(settings?.allow ?? []);
+  return async (url, path) => {
+    if (settings === undefined) {
+      throw new AppError('VALIDATION_FAILED', 'callbacks are not configured: add a callbacks section (with its secret) to the runners file', {
+        details: [{ path, message: 'callbacks are not configured' }],
+      });
+    }
+    const verdict = await checkCallbackUrl(url, { lookup, allow });
+    if (!verdict.ok) {
+      throw new AppError('VALIDATION_FAILED', `callback URL refused: ${verdict.message}`, { details: [{ path, message: verdict.message }] });
+    }
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Inbound webhooks: authenticate the sender over the raw bytes, read its payload, filter its
+ * event, and start a task — fast, since Asterisk's dialplan blocks a live call while it waits.
+ * Nothing is queued before the credential checks out; a redelivery creates no second task.
+ */
+import { AppError } from '../errors.ts';
+import type { RunnersConfig, Webhook } from '../runners/runner.ts';
+import type { Task } from '../tasks/task-schemas.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { jiraEvent, mapInput, parseAsteriskBody, parseJsonBody, type ParseResult } from './payloads.ts';
+import { verifyBearerToken, verifyJiraSignature, verifyStandardWebhook } from './verify-signature.ts';
+
+type Values = Readonly<Record<string, string | string[] | undefined>>;
+
+export interface InboundDelivery {
+  readonly rawBody: Buffer;
+  readonly contentType: string | undefined;
+  readonly headers: Values;
+  readonly query: Values;
+}
+
+export interface WebhookReceipt {
+  /** 202: a task was queued (or the event was ignored); 200: a redelivery of an earlier one. */
+  readonly status: 200 | 202;
+  readonly taskId: string | null;
+  readonly duplicate: boolean;
+  readonly ignored: string | null;
+}
+
+export interface WebhookService {
+  receive(name: string, delivery: InboundDelivery): Promise<WebhookReceipt>;
+}
+
+const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+export function createWebhookService(deps: { runners: RunnersConfig; tasks: TaskService; now?: () => number }): WebhookService {
+  const now = deps.now ?? Date.now;
+  return {
+    async receive(name, delivery) {
+      const webhook = deps.runners.webhooks?.get(name);
+      if (webhook === undefined) throw new AppError('WEBHOOK_NOT_FOUND', `no webhook named '${name}'`);
+      authenticate(webhook, delivery, now());
+      const parsed = parsePayload(webhook, delivery);
+      if (!parsed.ok) throw new AppError('MALFORMED_PAYLOAD', `the ${webhook.source} payload could not be read: ${parsed.message}`);
+      const event = eventOf(webhook, parsed.value);
+      if (webhook.events !== undefined && (event === undefined || !webhook.events.includes(event))) {
+        const ignored = `event ${event === undefined ? '(none)' : `'${event}'`} is not one of ${webhook.events.join(', ')}; no task was created`;
+        return { status: 202, taskId: null, duplicate: false, ignored };
+      }
+      const deliveryId = deliveryIdOf(webhook, delivery);
+      const { task, created } = await deps.tasks.submitTask(
+        {
+          runner: webhook.runner,
+          input: mapInput(parsed.value, webhook.input),
+          ...(webhook.callback === undefined ? {} : { callbackUrl: webhook.callback }),
+        },
+        deliveryId === undefined ? {} : { delivery: { webhook: webhook.name, id: deliveryId } },
+      );
+      return receipt(task, created);
+    },
+  };
+}
+
+function receipt(task: Task, created: boolean): WebhookReceipt {
+  return { status: created ? 202 : 200, taskId: task.id, duplicate: !created, ignored: null };
+}
+
+function authenticate(webhook: Webhook, delivery: InboundDelivery, nowMs: number): void {
+  const h = (key: string) => first(delivery.headers[key]);
+  let ok: boolean;
+  let why = 'missing or invalid credentials';
+  switch (webhook.source) {
+    case 'jira':
+      ok = verifyJiraSignature(delivery.rawBody, h('x-hub-signature'), webhook.secret);
+      why = 'missing or invalid X-Hub-Signature';
+      break;
+    case 'asterisk': {
+      const bearer = /^Bearer\s+(.+)$/i.exec(h('authorization') ?? '')?.[1];
+      ok = verifyBearerToken(bearer ?? first(delivery.query['token']), webhook.secret);
+      why = 'missing or invalid token (Authorization: Bearer, or ?token=)';
+      break;
+    }
+    case 'generic': {
+      const verdict = verifyStandardWebhook(
+        webhook.signingKey!, { id: h('webhook-id'), timestamp: h('webhook-timestamp'), signature: h('webhook-signature') },
+        delivery.rawBody, Math.floor(nowMs / 1000), webhook.toleranceMs / 1000,
+      );
+      ok = verdict.ok;
+      if (!verdict.ok) why = verdict.reason.replaceAll('_', ' ');
+      break;
+    }
+  }
+  if (!ok) throw new AppError('UNAUTHORIZED', `webhook '${webhook.name}': ${why}`);
+}
+
+function parsePayload(webhook: Webhook, delivery: InboundDelivery): ParseResult<unknown> {
+  if (webhook.source === 'asterisk') return parseAsteriskBody(delivery.rawBody, delivery.contentType, delivery.query);
+  return parseJsonBody(delivery.rawBody);
+}
+
+function eventOf(webhook: Webhook, payload: unknown): string | undefined {
+  if (webhook.source === 'jira') return jiraEvent(payload);
+  const type = (payload as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : undefined;
+}
+
+/** Senders that retry say which delivery this is; Asterisk does not. */
+function deliveryIdOf(webhook: Webhook, delivery: InboundDelivery): string | undefined {
+  if (webhook.source === 'jira') return first(delivery.headers['x-atlassian-webhook-identifier']);
+  if (webhook.source === 'generic') return first(delivery.headers['webhook-id']);
+  return undefined;
+}
