@@ -34,11 +34,3 @@ export async function recordCallbackAttempt(db: Queryable, taskId: string, outco
   );
   return rows[0]!.attempt;
 }
-
-export async function deleteExpiredWebhookDeliveries(db: Queryable, maxAgeMs: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `delete from berth.webhook_deliveries where created_at < now() - make_interval(secs => $1::bigint / 1000.0)`,
-    [maxAgeMs],
-  );
-  return rowCount ?? 0;
-}
