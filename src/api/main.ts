@@ -46,6 +46,11 @@ export async function startApiProcess(options: {
     batchBodyLimitBytes: config.batchBodyLimitBytes,
     logger,
   });
+  // Fastify closes the connections idle when close() starts; keep-alive connections of requests
+  // still in flight then would hold the server open until their clients time out.
+  app.addHook('onResponse', async () => {
+    if (shutdown.signal.aborted) setImmediate(() => app.server.closeIdleConnections());
+  });
   const url = await app.listen({ port: config.port, host: config.host });
   return {
     url,

@@ -57,10 +57,23 @@ export type EngineErrorReason = 'unreachable' | 'image_not_found' | 'create_fail
 
 export class EngineError extends Error {
   readonly reason: EngineErrorReason;
-  constructor(reason: EngineErrorReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * The container could not be removed (the engine went away mid-run), so it may still exist and
+   * even still run. Whoever retries the task must remove it first, or the task runs twice at once.
+   */
+  readonly containerMayRemain: boolean;
+  /** What the container did, when it finished before its removal failed. */
+  readonly outcome: ContainerOutcome | undefined;
+
+  constructor(
+    reason: EngineErrorReason, message: string,
+    options: { cause?: unknown; containerMayRemain?: boolean; outcome?: ContainerOutcome } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'EngineError';
     this.reason = reason;
+    this.containerMayRemain = options.containerMayRemain ?? false;
+    this.outcome = options.outcome;
   }
 }
 

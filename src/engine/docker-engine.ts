@@ -78,13 +78,17 @@ async function runContainer(
   } catch (error) {
     // The container must go whatever happened; a failed removal is reported alongside the cause.
     await removeContainer(container).catch((removeError: unknown) => {
-      throw new EngineError('engine_failure', `${describe(error)}; removing the container also failed`, {
-        cause: new AggregateError([error, removeError]),
+      throw new EngineError(engineErrorReason(error), `${describe(error)}; removing the container also failed`, {
+        cause: new AggregateError([error, removeError]), containerMayRemain: true,
       });
     });
     throw toEngineError(error, 'engine_failure', 'running the container');
   }
-  await removeContainer(container);
+  await removeContainer(container).catch((removeError: unknown) => {
+    throw new EngineError('engine_failure', `the container finished but could not be removed: ${describe(removeError)}`, {
+      cause: removeError, containerMayRemain: true, outcome,
+    });
+  });
   return outcome;
 }
 
@@ -256,6 +260,10 @@ async function engineGone(docker: Docker, until: AbortSignal): Promise<never> {
     if (until.aborted) return new Promise<never>(() => undefined);
     await docker.ping();
   }
+}
+
+function engineErrorReason(error: unknown): EngineError['reason'] {
+  return error instanceof EngineError ? error.reason : 'engine_failure';
 }
 
 function containerName(info: Docker.ContainerInfo): string {

@@ -12,7 +12,7 @@ export async function appendLog(db: Queryable, taskId: string, attempt: number, 
 export async function replaceLog(db: Queryable, taskId: string, attempt: number, content: Buffer): Promise<void> {
   await db.query(
     `with gone as (delete from berth.task_log_chunks where task_id = $1 and attempt = $2)
-     insert into berth.task_log_chunks (task_id, attempt, content) select $1, $2, $3 where octet_length($3) > 0`,
+     insert into berth.task_log_chunks (task_id, attempt, content) select $1, $2, $3::bytea where octet_length($3::bytea) > 0`,
     [taskId, attempt, content],
   );
 }

@@ -82,7 +82,13 @@ export function createRunTask(deps: RunTaskDeps): RunTask {
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
       log.warn({ err: error }, 'container engine failed');
-      verdict = { kind: 'finished', result: engineErrorResult(error) };
+      if (error.containerMayRemain && !(await removeLeftover(deps, claim, signal, log))) {
+        // Stopping before the engine is back: the task stays running, and the sweeper takes it
+        // back (container first) once this worker's heartbeats stop.
+        return;
+      }
+      verdict = error.outcome === undefined ? { kind: 'finished', result: engineErrorResult(error) } : judgeOutcome(error.outcome, runner);
+      stderr = error.outcome?.stderr ?? stderr;
     } finally {
       await streamer.close();
     }
@@ -97,6 +103,25 @@ export function createRunTask(deps: RunTaskDeps): RunTask {
     if (settlement === 'superseded') log.info('attempt ended after its task was cancelled or taken over; result discarded');
     else log.info({ settlement, ...(verdict.kind === 'finished' ? { status: verdict.result.status, errorCode: verdict.result.errorCode } : {}) }, 'attempt finished');
   };
+}
+
+/**
+ * Removes the attempt's container, which the engine could not remove when the run ended, before
+ * the attempt is settled: a retry must never run beside it. Keeps trying (the attempt goes on
+ * heartbeating meanwhile) until the engine answers; false if the attempt is stopped first.
+ */
+async function removeLeftover(deps: RunTaskDeps, claim: ClaimedTask, signal: AbortSignal, log: Logger): Promise<boolean> {
+  const labels = { [LABELS.taskId]: claim.id, [LABELS.attempt]: String(claim.attempt) };
+  for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      await deps.engine.removeContainers(labels);
+      return true;
+    } catch (error) {
+      log.warn({ err: error }, 'the attempt\'s container could not be removed yet; retrying before the task may run again');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  return false;
 }
 
 /** Claims the task for a new attempt, unless it is no longer queued or its runner is at its concurrency limit. */
