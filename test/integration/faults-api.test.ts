@@ -15,22 +15,13 @@ import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { spawnBerth, submit, waitForFinal, waitForStatus, type BerthProcess } from '../helpers/berth-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';
+import { until } from '../helpers/wait.ts';
 
 const FAULT_RUNNERS = fileURLToPath(new URL('../fixtures/berth-faults.yaml', import.meta.url));
 const engineUnderTest = testEngines()[0]!;
 
 type Json = Record<string, any>;
 
-/** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Whether a fresh TCP connection to the port is refused (rather than accepted). */
 function refused(port: number): Promise<boolean> {

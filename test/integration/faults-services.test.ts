@@ -18,21 +18,12 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';
 import { startPrivatePodman, type PrivateEngine } from '../helpers/private-engine.ts';
 import { prepareBerthDatabase, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.ts';
+import { until } from '../helpers/wait.ts';
 
 const FAULT_RUNNERS = fileURLToPath(new URL('../fixtures/berth-faults.yaml', import.meta.url));
 
 type Json = Record<string, any>;
 
-/** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const history = (task: Json) => task['attemptHistory'].map((a: Json) => [a['attempt'], a['exitCode'], a['error']?.['code'] ?? null]);
 const uniqueInstance = (what: string) => `faults-${what}-${randomBytes(4).toString('hex')}`;

@@ -14,21 +14,12 @@ import { spawnBerth, submit, waitForFinal, waitForStatus, type BerthProcess } fr
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';
 import { FIXTURE_RUNNERS } from '../helpers/stack.ts';
+import { until } from '../helpers/wait.ts';
 
 type Json = Record<string, any>;
 
 const LEASE = '2s';
 
-/** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const history = (task: Json) => task['attemptHistory'].map((a: Json) => [a['attempt'], a['exitCode'], a['error']?.['code'] ?? null]);
 

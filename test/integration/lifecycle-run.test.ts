@@ -13,6 +13,7 @@ import { spawnBerth, submit, waitForFinal, waitForStatus, type BerthProcess } fr
 import { createTestDatabase, queryDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';
 import { FIXTURE_RUNNERS } from '../helpers/stack.ts';
+import { until } from '../helpers/wait.ts';
 
 /** Test instrumentation, not part of Berth: a row per insert and per status change of a task. */
 const RECORD_STATES = `
@@ -32,16 +33,6 @@ const RECORD_STATES = `
 
 type Json = Record<string, any>;
 
-/** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 for (const engineUnderTest of testEngines()) {
   describe(`task lifecycle on ${engineUnderTest.name}`, () => {
