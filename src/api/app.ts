@@ -5,6 +5,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, ErrorResponse } from '../errors.ts';
+import { redactUrl } from '../logger.ts';
 import type { ReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import type { TaskService } from '../tasks/task-service.ts';
@@ -43,7 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(createValidatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
-    throw new AppError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`);
+    throw new AppError('ROUTE_NOT_FOUND', `no route ${request.method} ${redactUrl(request.url)}`);
   });
   app.addSchema(ErrorResponse);
 

@@ -30,3 +30,10 @@ test('database outages are 503, other unknown errors an opaque 500', () => {
   assert.equal(toErrorResponse(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).statusCode, 503);
   assert.deepEqual(toErrorResponse(new Error('secret detail')), { statusCode: 500, code: 'INTERNAL', message: 'internal server error' });
 });
+
+test('a token in a URL is masked before it is logged', async () => {
+  const { redactUrl } = await import('../../src/logger.ts');
+  assert.equal(redactUrl('/webhooks/calls?exten=1&token=s3cret&x=2'), '/webhooks/calls?exten=1&token=[redacted]&x=2');
+  assert.equal(redactUrl('/webhooks/calls?TOKEN=s3cret'), '/webhooks/calls?TOKEN=[redacted]');
+  assert.equal(redactUrl('/tasks?mytoken=keep'), '/tasks?mytoken=keep');
+});
