@@ -28,7 +28,14 @@ export async function startCallbackSender(deps: {
   const post: GuardedFetch | undefined = settings === undefined ? undefined : createGuardedFetch({
     allow: createAllowList(settings.allow), timeoutMs: settings.timeoutMs, ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
   });
-  await deps.boss.work<RunTaskJob>(CALLBACK_QUEUE, { localConcurrency: CALLBACK_CONCURRENCY, batchSize: 1 }, async (jobs) => {
+  await deps.boss.work<RunTaskJob>(CALLBACK_QUEUE, {
+    localConcurrency: CALLBACK_CONCURRENCY,
+    batchSize: 1,
+    // Retries come due by time, not by NOTIFY: without this, pg-boss's 30 s notify-mode poll
+    // would stretch a 1 s backoff to half a minute.
+    pollingIntervalSeconds: 1,
+    notifyPollingIntervalSeconds: 1,
+  }, async (jobs) => {
     for (const job of jobs) {
       if (settings === undefined || post === undefined) throw new Error('callbacks are not configured on this worker');
       await deliver(deps, settings, post, job.data.taskId);

@@ -87,10 +87,7 @@ export function createTaskService({ pool, queue, runners, checkCallback }: TaskS
     async submitBatch(submissions) {
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
-      // Each distinct URL is checked once: a batch usually repeats one.
-      for (const url of new Set(callbackUrls)) {
-        if (url !== null) await checkCallback(url, `/tasks/${callbackUrls.indexOf(url)}/callbackUrl`);
-      }
+      await checkBatchCallbacks(checkCallback, callbackUrls);
       const tasks: NewTask[] = submissions.map((submission, i) => ({
         id: newTaskId(), runner: runnersOf[i]!.name, inputJson: JSON.stringify(submission.input ?? null),
         priority: submission.priority ?? 0, runAfter: startTime(submission), maxAttempts: runnersOf[i]!.retries.limit + 1,
@@ -183,6 +180,23 @@ function checkBatch(runners: RunnersConfig, submissions: readonly TaskSubmission
     throw new AppError('VALIDATION_FAILED', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
   }
   return checked;
+}
+
+/** Every refused URL is named, by the index of each submission that carries it; each distinct URL is checked once. */
+async function checkBatchCallbacks(checkCallback: CallbackCheck, urls: readonly (string | null)[]): Promise<void> {
+  const refused = new Map<string, string>();
+  for (const url of new Set(urls)) {
+    if (url === null) continue;
+    try {
+      await checkCallback(url, 'callbackUrl');
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      refused.set(url, error.details?.[0]?.message ?? error.message);
+    }
+  }
+  if (refused.size === 0) return;
+  const details = urls.flatMap((url, i) => (url !== null && refused.has(url) ? [{ path: `/tasks/${i}/callbackUrl`, message: refused.get(url)! }] : []));
+  throw new AppError('VALIDATION_FAILED', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
 }
 
 function startTime(submission: TaskSubmission): Date | null {
