@@ -39,8 +39,29 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     url: databaseUrl(name),
-    drop: () => withAdmin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+    drop: () => dropDatabase(name),
   };
+}
+
+/**
+ * Drops a test database. Connections still closing are waited for (a few seconds) rather than
+ * terminated: a terminated idle client errors in whichever process still holds it. Only then is
+ * the drop forced.
+ */
+async function dropDatabase(name: string): Promise<void> {
+  await withAdmin(async (c) => {
+    for (let i = 0; i < 50; i += 1) {
+      try {
+        await c.query(`drop database if exists ${name}`);
+        return;
+      } catch (error) {
+        // 55006: the database is being accessed by other users.
+        if ((error as { code?: string }).code !== '55006') throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await c.query(`drop database if exists ${name} with (force)`);
+  });
 }
 
 /** One query on a test database through a short-lived connection. */

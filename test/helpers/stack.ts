@@ -41,6 +41,7 @@ export interface ApiStack {
 export async function startApiStack(options: { dockerHost?: string; bodyLimitBytes?: number; readiness?: ReadinessCheck } = {}): Promise<ApiStack> {
   const database = await createTestDatabase();
   const pool = createPool(database.url, { max: 5 });
+  pool.on('error', (error) => testLogger.warn({ err: error }, 'idle test pool connection failed'));
   const boss = createBoss(database.url, 'api');
   boss.on('error', (error) => testLogger.error({ err: error }, 'boss error'));
   await boss.start();
