@@ -226,3 +226,14 @@ describe('POST /tasks/batch', () => {
     assert.deepEqual(await countQueued(stack.pool), before);
   });
 });
+
+describe('default callbacks', () => {
+  test('a runner\'s callback is the default callbackUrl of its tasks; one given on submission wins', async () => {
+    const byDefault = await post(JSON.stringify({ runner: 'validated', input: { name: 'n', count: 1 } }));
+    assert.equal(byDefault.statusCode, 202, byDefault.body);
+    assert.equal(byDefault.json().callbackUrl, 'http://127.0.0.1:9/runner-default');
+    const given = await post(JSON.stringify({ runner: 'validated', input: { name: 'n', count: 1 }, callbackUrl: 'http://127.0.0.1:9/given' }));
+    assert.equal(given.json().callbackUrl, 'http://127.0.0.1:9/given');
+    assert.equal((await post(JSON.stringify({ runner: 'echo' }))).json().callbackUrl, null);
+  });
+});

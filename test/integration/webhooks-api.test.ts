@@ -264,6 +264,11 @@ describe('generic: Standard Webhooks', () => {
     assert.deepEqual(task['input'], PAYLOAD);
   });
 
+  test('the webhook\'s callback is its tasks\' default callbackUrl', async () => {
+    const task = await created(() => generic(STANDARD));
+    assert.equal(task['callbackUrl'], 'http://127.0.0.1:9/webhook-default');
+  });
+
   test('timestamps more than 5 minutes off either way → 401; within 5 minutes → accepted', async () => {
     const now = Math.floor(Date.now() / 1000);
     await refused(() => generic(STANDARD, { at: now - 360 }), 401, 'UNAUTHORIZED');
