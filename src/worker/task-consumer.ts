@@ -21,6 +21,7 @@ export interface TaskConsumer {
 }
 
 interface RunningAttempt {
+  readonly taskId: string;
   attempt: number | undefined;
   readonly controller: AbortController;
   readonly done: Promise<void>;
@@ -39,8 +40,11 @@ export async function startTaskConsumer(deps: {
   heartbeatMs: number;
   logger: Logger;
 }): Promise<TaskConsumer> {
+  // Keyed by job: a stale job for a task this worker already runs must not displace its entry.
   const running = new Map<string, RunningAttempt>();
-  const stopAttempt = (taskId: string, reason: AttemptStopped): void => running.get(taskId)?.controller.abort(reason);
+  const stopAttempt = (taskId: string, reason: AttemptStopped): void => {
+    for (const entry of running.values()) if (entry.taskId === taskId) entry.controller.abort(reason);
+  };
 
   const unsubscribe = deps.events.subscribeAll((taskId, kind) => {
     if (kind === 'final') stopAttempt(taskId, new AttemptStopped('superseded', 'the task was cancelled'));
@@ -48,7 +52,7 @@ export async function startTaskConsumer(deps: {
   const beat = setInterval(() => void sendHeartbeats(), deps.heartbeatMs);
 
   async function sendHeartbeats(): Promise<void> {
-    const held = [...running].flatMap(([id, r]) => (r.attempt === undefined ? [] : [{ id, attempt: r.attempt }]));
+    const held = [...running.values()].flatMap((r) => (r.attempt === undefined ? [] : [{ id: r.taskId, attempt: r.attempt }]));
     if (held.length === 0) return;
     try {
       const still = await heartbeat(deps.pool, held);
@@ -77,15 +81,16 @@ export async function startTaskConsumer(deps: {
         // pg-boss aborts job.signal when it gives up on the job; Berth aborts for its own reasons.
         const signal = AbortSignal.any([job.signal, controller.signal]);
         const entry: RunningAttempt = {
+          taskId: job.data.taskId,
           attempt: undefined,
           controller,
           done: deps.runTask(job.data.taskId, job.id, signal, (attempt) => { entry.attempt = attempt; }),
         };
-        running.set(job.data.taskId, entry);
+        running.set(job.id, entry);
         try {
           await entry.done;
         } finally {
-          running.delete(job.data.taskId);
+          running.delete(job.id);
         }
       }
     },
@@ -97,7 +102,7 @@ export async function startTaskConsumer(deps: {
       if (running.size > 0) deps.logger.info({ running: running.size, graceMs }, 'waiting for running tasks');
       const timer = setTimeout(() => {
         deps.logger.warn({ running: running.size }, 'grace period over; stopping running tasks');
-        for (const id of running.keys()) stopAttempt(id, new AttemptStopped('shutdown', 'worker shutting down'));
+        for (const entry of running.values()) entry.controller.abort(new AttemptStopped('shutdown', 'worker shutting down'));
       }, graceMs);
       try {
         while (running.size > 0) await Promise.allSettled([...running.values()].map((r) => r.done));
