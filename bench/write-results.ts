@@ -30,6 +30,32 @@ async function readExperiments(): Promise<BenchResults[]> {
   return [...latest.values()];
 }
 
+/** Every stored plain run of one engine in the current result format, oldest first: the run-to-run spread. */
+async function readHistory(engine: string): Promise<BenchResults[]> {
+  const files = (await readdir(RESULTS_DIR).catch(() => [] as string[])).filter((f) => f.endsWith(`-${engine}.json`) && /^\d/.test(f)).sort();
+  const runs = await Promise.all(files.map(async (f) => JSON.parse(await readFile(`${RESULTS_DIR}${f}`, 'utf8')) as BenchResults));
+  return runs.filter((r) => r.endToEnd.pairedAddedMs !== undefined && r.loadAverage !== undefined);
+}
+
+function historySection(engine: string, runs: readonly BenchResults[]): string[] {
+  if (runs.length < 2) return [];
+  return [
+    `### All stored ${engine} runs of Berth as shipped (the spread is the background load)`,
+    '',
+    table([
+      ['run', 'load avg start/end', 'added p50', 'berth/raw 1 / 4 / 8', 'POST /tasks', 'batch tasks/s', 'RSS growth api / worker', 'failed targets'],
+      ...runs.map((r) => [
+        r.startedAt.slice(0, 16), `${r.loadAverage.start} / ${r.loadAverage.end}`, `${r.endToEnd.pairedAddedMs.p50} ms`,
+        r.endToEnd.levels.map((l) => `${Math.round(l.throughputRatio * 1000) / 10}%`).join(' / '),
+        `${r.submission.single.perSecond}/s`, String(r.submission.batch.tasksPerSecond),
+        `${r.memory.apiGrowthPct}% / ${r.memory.workerGrowthPct}%`,
+        r.targets.filter((t) => !t.pass).map((t) => t.name.replace(/ \(.*\)$/, '')).join('; ') || 'none',
+      ]),
+    ], true),
+    '',
+  ];
+}
+
 export async function writeResultsMarkdown(): Promise<string> {
   const runs = (await Promise.all(['docker', 'podman'].map(readLatest))).filter((r): r is BenchResults => r !== undefined);
   if (runs.length === 0) throw new Error(`no results in ${RESULTS_DIR}; run npm run bench first`);
@@ -55,7 +81,7 @@ export async function writeResultsMarkdown(): Promise<string> {
     'on a fresh database with `bench/berth.yaml`, each task submitted with `Prefer: wait`. Raw and Berth',
     'tasks are interleaved so that other load on the machine weighs on both alike.',
     '',
-    ...runs.flatMap(section),
+    ...(await Promise.all(runs.map(async (r) => [...section(r), ...historySection(r.engineName, await readHistory(r.engineName))]))).flat(),
     limitsSection(runs, await readExperiments()),
   ].join('\n');
   await writeFile(OUTPUT, `${text}\n`);
