@@ -31,8 +31,8 @@ import { writeResultsMarkdown } from './write-results.ts';
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const quick = process.env['BENCH_QUICK'] === '1';
 const COUNTS = quick
-  ? { sequential: 20, concurrent: 40, block: 20, memoryWarmUp: 1500, memoryTasks: 1000, sampleEvery: 250, single: 3000, batch: 10 }
-  : { sequential: 100, concurrent: 160, block: 40, memoryWarmUp: 12000, memoryTasks: 5000, sampleEvery: 1000, single: 10000, batch: 40 };
+  ? { sequential: 20, concurrent: 40, block: 20, memoryWarmUp: 2500, memoryTasks: 1000, sampleEvery: 250, single: 3000, batch: 10 }
+  : { sequential: 100, concurrent: 160, block: 40, memoryWarmUp: 14000, memoryTasks: 5000, sampleEvery: 1000, single: 10000, batch: 40 };
 const TIMEOUT_MS = Number(process.env['BENCH_TIMEOUT'] ?? 14 * 60) * 1000;
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     results = {
       startedAt: startedAt.toISOString(),
       berthNodeArgs: nodeArgs,
+      counts: COUNTS,
       durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       engineName: target.name,
       machine,

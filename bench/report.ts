@@ -12,6 +12,8 @@ export interface BenchResults {
   readonly startedAt: string;
   /** Extra node options Berth ran with (BENCH_BERTH_NODE_ARGS/BENCH_PROFILE_DIR); empty for a plain run. */
   readonly berthNodeArgs: readonly string[];
+  /** Task and request counts of each phase (bench/main.ts COUNTS). */
+  readonly counts: Readonly<Record<string, number>>;
   readonly durationSeconds: number;
   readonly engineName: 'docker' | 'podman';
   readonly machine: MachineDescription;

@@ -19,13 +19,14 @@ async function readLatest(engine: string): Promise<BenchResults | undefined> {
   }
 }
 
-/** The latest Docker experiment run of each distinct set of node options. */
+/** The latest experiment run of each engine and distinct set of node options. */
 async function readExperiments(): Promise<BenchResults[]> {
-  const files = (await readdir(RESULTS_DIR).catch(() => [] as string[])).filter((f) => f.endsWith('-docker-experiment.json')).sort();
+  const files = (await readdir(RESULTS_DIR).catch(() => [] as string[])).filter((f) => f.endsWith('-experiment.json')).sort();
   const latest = new Map<string, BenchResults>();
   for (const file of files) {
     const result = JSON.parse(await readFile(`${RESULTS_DIR}${file}`, 'utf8')) as BenchResults;
-    latest.set(result.berthNodeArgs.join(' '), result);
+    if (result.endToEnd.pairedAddedMs === undefined) continue;
+    latest.set(`${result.engineName} ${result.berthNodeArgs.join(' ')}`, result);
   }
   return [...latest.values()];
 }
@@ -73,6 +74,8 @@ export async function writeResultsMarkdown(): Promise<string> {
     'BENCH_QUICK=1 npm run bench        # small counts, to try the benchmark itself',
     'BENCH_PROFILE_DIR=/tmp/prof npm run bench   # --cpu-prof on the API and worker processes',
     'node bench/write-results.ts        # regenerate this file from the stored results',
+    '# a suggested change, applied at load time (results go to bench/results/*-experiment.json and the table below):',
+    "BENCH_BERTH_NODE_ARGS='--import ./bench/experiments/prepared-statements.ts' npm run bench",
     '```',
     '',
     'What it does: see the header of `bench/main.ts` and of each phase file. In short: the raw path is',
