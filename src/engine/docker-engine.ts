@@ -139,6 +139,8 @@ async function superviseContainer(
   const stopper = new ContainerStopper(container);
   const capture = new OutputCapture(spec, { onStderr: options.onStderr, onOverflow: () => stopper.request('overflow') });
   const sockets: Socket[] = [];
+  // Cancels the exit wait if we never get to read it (start refused, engine gone).
+  const stopWaiting = new AbortController();
   const deadline = setTimeout(() => stopper.request('timeout'), spec.timeoutMs);
   const onAbort = (): void => stopper.request('abort');
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -152,6 +154,11 @@ async function superviseContainer(
     sockets.push(stdinSocket);
     if (stopper.reason !== undefined) return buildOutcome(capture, null, stopper, startedAt);
     const outputDone = consumeOutput(outputSocket, capture);
+    // Asked before start, so the exit cannot be missed however fast the program is. A wait asked
+    // only after the output ended costs Podman 100-500 ms per task (see bench/RESULTS.md).
+    const exited = container.wait({ condition: 'next-exit', abortSignal: stopWaiting.signal });
+    // Read below; until then a rejection (aborted, engine gone) must not be unhandled.
+    exited.catch(() => undefined);
     await startContainer(container);
     stopper.markStarted();
     feedStdin(stdinSocket, spec.stdin);
@@ -159,11 +166,12 @@ async function superviseContainer(
     const stuck = stopper.afterKill(KILL_STOP_LIMIT_MS).then((): never => {
       throw new EngineError('engine_failure', `container ${container.id} was not reported stopped ${KILL_STOP_LIMIT_MS} ms after a kill`);
     });
-    const exit = await Promise.race([readExit(docker, container), stopper.failure, stuck]);
+    const exit = await Promise.race([readExit(docker, container, exited), stopper.failure, stuck]);
     await stopper.settled();
     return buildOutcome(capture, exit, stopper, startedAt);
   } finally {
     clearTimeout(deadline);
+    stopWaiting.abort();
     options.signal?.removeEventListener('abort', onAbort);
     for (const socket of sockets) socket.destroy();
   }
@@ -236,14 +244,17 @@ async function startContainer(container: Docker.Container): Promise<void> {
   }
 }
 
-/** Waits for the container to stop, then reads the exit code and OOM flag from inspect. */
-async function readExit(docker: Docker, container: Docker.Container): Promise<{ exitCode: number; oomKilled: boolean }> {
+/**
+ * Waits for `exited` (the container's exit, asked for before it started), then reads the exit code
+ * and OOM flag from inspect.
+ */
+async function readExit(docker: Docker, container: Docker.Container, exited: Promise<unknown>): Promise<{ exitCode: number; oomKilled: boolean }> {
   const abort = new AbortController();
   try {
     // The output stream can end a moment before the engine records the exit, so wait first.
     // A wait in flight when the engine's API service dies never settles (seen with Podman), and
     // the attach stream then ends as if the program had: so the engine is pinged meanwhile.
-    await Promise.race([container.wait({ condition: 'not-running', abortSignal: abort.signal }), engineGone(docker, abort.signal)]);
+    await Promise.race([exited, engineGone(docker, abort.signal)]);
     const info = await container.inspect();
     return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
   } catch (error) {
