@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL pool and the one way Berth runs a transaction. Nothing else.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 export type Pool = pg.Pool;
@@ -17,6 +18,24 @@ export function createPool(connectionString: string, options: { max?: number; ap
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A named statement: each connection has PostgreSQL parse and plan it once, not on every call.
+ * Parsing and planning were two thirds of a submission's database time (bench/RESULTS.md), so the
+ * hot statements use this. Only for a fixed text with explicit result columns: a prepared
+ * `returning *` fails with "cached plan must not change result type" once a migration adds a
+ * column while the process runs. The name is derived from the text, so two texts never share one.
+ */
+export function prepared(text: string, values: readonly unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `berth_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: [...values] };
 }
 
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

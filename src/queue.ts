@@ -3,7 +3,7 @@
  * in berth.tasks. This file owns the queue's name and options and the one way a job is enqueued.
  */
 import { PgBoss } from 'pg-boss';
-import type { Queryable } from './db.ts';
+import { prepared, type Queryable } from './db.ts';
 import type { CallbackSettings } from './runners/runner.ts';
 
 export const RUN_TASK_QUEUE = 'berth-run-task';
@@ -88,8 +88,12 @@ export function createTaskQueue(boss: PgBoss, callbacks?: CallbackSettings): Tas
   };
 }
 
+/**
+ * pg-boss's statements run on Berth's connection, inside Berth's transaction. Those with parameters
+ * are single statements of a fixed text per queue (pg-boss's job insert), so they are prepared.
+ */
 function asBossDb(db: Queryable): { executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }> } {
-  return { executeSql: (text, values) => db.query(text, values) };
+  return { executeSql: (text, values) => (values === undefined ? db.query(text) : db.query(prepared(text, values))) };
 }
 
 function jobOptions(options: EnqueueOptions) {

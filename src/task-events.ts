@@ -13,7 +13,7 @@
  * whatever they wait on. The tables stay the truth.
  */
 import pg from 'pg';
-import type { Queryable } from './db.ts';
+import { prepared, type Queryable } from './db.ts';
 import type { Logger } from './logger.ts';
 
 export const TASK_EVENTS_CHANNEL = 'berth_task_events';
@@ -34,7 +34,7 @@ const DEFAULT_HEARTBEAT_MS = { interval: 10_000, timeout: 5_000 };
 const CONNECT_TIMEOUT_MS = 5_000;
 
 export async function publishTaskEvent(db: Queryable, taskId: string, kind: TaskEventKind): Promise<void> {
-  await db.query('select pg_notify($1, $2)', [TASK_EVENTS_CHANNEL, `${kind}:${taskId}`]);
+  await db.query(prepared('select pg_notify($1, $2)', [TASK_EVENTS_CHANNEL, `${kind}:${taskId}`]));
 }
 
 export interface TaskEvents {

@@ -5,8 +5,9 @@
  */
 import type { CallbackCheck } from '../callbacks/callback-check.ts';
 import { AppError, type ErrorDetail } from '../errors.ts';
-import { withTransaction, type Pool } from '../db.ts';
-import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
+import { isDatabaseUnavailable, withTransaction, type Pool } from '../db.ts';
+import { groupCommit } from '../group-commit.ts';
+import { jobExpirySeconds, type EnqueueOptions, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { publishTaskEvent } from '../task-events.ts';
 import { endAttempt } from './attempt-store.ts';
@@ -41,6 +42,15 @@ export interface TaskService {
   cancelTask(id: string): Promise<Task>;
 }
 
+/** A checked submission, ready to be written: the task row and its job's options. */
+interface Prepared {
+  readonly task: NewTask;
+  readonly job: EnqueueOptions;
+}
+
+/** Concurrent single submissions share a transaction (group-commit.ts). */
+const SUBMISSION_GROUP = { maxGroup: 500, maxInFlight: 2 } as const;
+
 export function createTaskService({ pool, queue, runners, checkCallback }: TaskServiceDeps): TaskService {
   async function getTask(id: string): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
@@ -48,62 +58,59 @@ export function createTaskService({ pool, queue, runners, checkCallback }: TaskS
     return task;
   }
 
+  /** All or nothing, in one transaction; the tasks come back in the order given. */
+  async function insertAll(items: readonly Prepared[]): Promise<Task[]> {
+    const inserted = await withTransaction(pool, async (client) => {
+      const rows = await insertTasks(client, items.map((item) => item.task));
+      await queue.enqueueMany(client, items.map((item) => ({ taskId: item.task.id, options: item.job })));
+      return rows;
+    });
+    const byId = new Map(inserted.map((task) => [task.id, task]));
+    return items.map((item) => byId.get(item.task.id)!);
+  }
+
+  // Only an error that is not an outage can be one submission's fault (all were checked already).
+  const insertGrouped = groupCommit(insertAll, { ...SUBMISSION_GROUP, mayBeOneItem: (error) => !isDatabaseUnavailable(error) });
+
+  /** With an Idempotency-Key or a webhook delivery id: the key and the task commit together, or the earlier task is returned. */
+  async function insertKeyed(item: Prepared, fingerprint: string, options: SubmitOptions): Promise<{ task: Task; created: boolean }> {
+    const outcome = await withTransaction<{ task: Task } | { replayOf: { taskId: string; requestHash: string } }>(pool, async (client) => {
+      if (options.idempotencyKey !== undefined) {
+        const existing = await recordIdempotencyKey(client, options.idempotencyKey, fingerprint, item.task.id);
+        if (existing !== null) return { replayOf: existing };
+      }
+      if (options.delivery !== undefined) {
+        const existing = await recordWebhookDelivery(client, options.delivery.webhook, options.delivery.id, item.task.id);
+        if (existing !== null) return { replayOf: { taskId: existing, requestHash: fingerprint } };
+      }
+      const task = await insertTask(client, item.task);
+      await queue.enqueue(client, item.task.id, item.job);
+      return { task };
+    });
+    if ('task' in outcome) return { task: outcome.task, created: true };
+    if (outcome.replayOf.requestHash !== fingerprint) {
+      throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request body');
+    }
+    return { task: await getTask(outcome.replayOf.taskId), created: false };
+  }
+
   return {
     async submitTask(submission, options = {}) {
       const runner = checkSubmission(runners, submission);
       const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
       if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
-      const id = newTaskId();
-      const runAfter = startTime(submission);
-      const inputJson = JSON.stringify(submission.input ?? null);
-      const fingerprint = requestHash(submission);
-      const replayOf = await withTransaction(pool, async (client) => {
-        if (options.idempotencyKey !== undefined) {
-          const existing = await recordIdempotencyKey(client, options.idempotencyKey, fingerprint, id);
-          if (existing !== null) return existing;
-        }
-        if (options.delivery !== undefined) {
-          const existing = await recordWebhookDelivery(client, options.delivery.webhook, options.delivery.id, id);
-          if (existing !== null) return { taskId: existing, requestHash: fingerprint };
-        }
-        await insertTask(client, {
-          id, runner: runner.name, inputJson, priority: submission.priority ?? 0, runAfter, maxAttempts: runner.retries.limit + 1, callbackUrl,
-        });
-        await queue.enqueue(client, id, {
-          runner: runner.name,
-          expireInSeconds: jobExpirySeconds(runner.timeoutMs),
-          ...(submission.priority === undefined ? {} : { priority: submission.priority }),
-          ...(runAfter === null ? {} : { startAfter: runAfter }),
-        });
-        return null;
-      });
-      if (replayOf === null) return { task: await getTask(id), created: true };
-      if (replayOf.requestHash !== fingerprint) {
-        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request body');
+      const item = prepare(submission, runner, callbackUrl);
+      if (options.idempotencyKey !== undefined || options.delivery !== undefined) {
+        return insertKeyed(item, requestHash(submission), options);
       }
-      return { task: await getTask(replayOf.taskId), created: false };
+      return { task: await insertGrouped(item), created: true };
     },
 
     async submitBatch(submissions) {
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
       await checkBatchCallbacks(checkCallback, callbackUrls);
-      const tasks: NewTask[] = submissions.map((submission, i) => ({
-        id: newTaskId(), runner: runnersOf[i]!.name, inputJson: JSON.stringify(submission.input ?? null),
-        priority: submission.priority ?? 0, runAfter: startTime(submission), maxAttempts: runnersOf[i]!.retries.limit + 1,
-        callbackUrl: callbackUrls[i]!,
-      }));
-      return withTransaction(pool, async (client) => {
-        const inserted = await insertTasks(client, tasks);
-        await queue.enqueueMany(client, tasks.map((task, i) => ({
-          taskId: task.id,
-          options: {
-            runner: task.runner, expireInSeconds: jobExpirySeconds(runnersOf[i]!.timeoutMs), priority: task.priority,
-            ...(task.runAfter === null ? {} : { startAfter: task.runAfter }),
-          },
-        })));
-        return inserted;
-      });
+      return insertAll(submissions.map((submission, i) => prepare(submission, runnersOf[i]!, callbackUrls[i]!)));
     },
 
     getTask,
@@ -137,6 +144,22 @@ export function createTaskService({ pool, queue, runners, checkCallback }: TaskS
       const current = await getTask(id);
       if (!cancelled) throw new AppError('TASK_FINISHED', `task '${id}' is already ${current.status}`);
       return current;
+    },
+  };
+}
+
+function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string | null): Prepared {
+  const runAfter = startTime(submission);
+  return {
+    task: {
+      id: newTaskId(), runner: runner.name, inputJson: JSON.stringify(submission.input ?? null), priority: submission.priority ?? 0,
+      runAfter, maxAttempts: runner.retries.limit + 1, callbackUrl,
+    },
+    job: {
+      runner: runner.name,
+      expireInSeconds: jobExpirySeconds(runner.timeoutMs),
+      ...(submission.priority === undefined ? {} : { priority: submission.priority }),
+      ...(runAfter === null ? {} : { startAfter: runAfter }),
     },
   };
 }

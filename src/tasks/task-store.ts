@@ -3,7 +3,7 @@
  * Invariant: every write made on behalf of an attempt names that attempt (`attempts = $n` and
  * status 'running'), so an attempt that lost its claim can never overwrite a newer one.
  */
-import type { Queryable } from '../db.ts';
+import { prepared, type Queryable } from '../db.ts';
 import type { AttemptErrorCode, Task, TaskAttempt, TaskErrorCode, TaskStatus } from './task-schemas.ts';
 
 interface TaskRow {
@@ -44,6 +44,10 @@ interface AttemptJson {
   error_code: AttemptErrorCode | null;
   error_message: string | null;
 }
+
+/** berth.tasks' columns a Task shows; named, never `*`, since hot statements are prepared (db.ts). */
+const TASK_COLUMNS = `id, runner, status, input, output, error_code, error_message, exit_code,
+  attempts, max_attempts, priority, created_at, run_after, next_attempt_at, started_at, finished_at, callback_url`;
 
 /** Every column a Task needs, for a query over `berth.tasks t`. */
 export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error_code, t.error_message, t.exit_code,
@@ -101,33 +105,33 @@ export interface NewTask {
 }
 
 export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
-  const { rows } = await db.query<TaskRow>(
+  const { rows } = await db.query<TaskRow>(prepared(
     `with t as (
        insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url)
-       values ($1, $2, $3::json, $4, $5, $6, $7) returning *)
+       values ($1, $2, $3::json, $4, $5, $6, $7) returning ${TASK_COLUMNS})
      select ${TASK_SELECT} from t`,
     [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts, task.callbackUrl],
-  );
+  ));
   return toTask(rows[0]!);
 }
 
 /** Many tasks in one statement (batch submission); new tasks have no attempts yet. */
 export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Promise<Task[]> {
-  const { rows } = await db.query<TaskRow>(
+  const { rows } = await db.query<TaskRow>(prepared(
     `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url)
      select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[], $7::text[])
-     returning *, '[]'::json as history, '[]'::json as callbacks`,
+     returning ${TASK_COLUMNS}, '[]'::json as history, '[]'::json as callbacks`,
     [
       tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson),
       tasks.map((t) => t.priority), tasks.map((t) => t.runAfter), tasks.map((t) => t.maxAttempts),
       tasks.map((t) => t.callbackUrl),
     ],
-  );
+  ));
   return rows.map(toTask);
 }
 
 export async function findTask(db: Queryable, id: string): Promise<Task | null> {
-  const { rows } = await db.query<TaskRow>(`select ${TASK_SELECT} from berth.tasks t where t.id = $1`, [id]);
+  const { rows } = await db.query<TaskRow>(prepared(`select ${TASK_SELECT} from berth.tasks t where t.id = $1`, [id]));
   return rows[0] === undefined ? null : toTask(rows[0]);
 }
 
@@ -181,13 +185,13 @@ export interface ClaimedTask {
 
 /** queued → running, starting a new attempt. null when the task is not queued (cancelled, or claimed). */
 export async function claimTask(db: Queryable, id: string, jobId: string): Promise<ClaimedTask | null> {
-  const { rows } = await db.query<{ id: string; runner: string; input_json: string; attempts: number; max_attempts: number; priority: number }>(
+  const { rows } = await db.query<{ id: string; runner: string; input_json: string; attempts: number; max_attempts: number; priority: number }>(prepared(
     `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
         next_attempt_at = null, job_id = $2
       where id = $1 and status = 'queued'
       returning id, runner, input::text as input_json, attempts, max_attempts, priority`,
     [id, jobId],
-  );
+  ));
   const row = rows[0];
   return row === undefined ? null : {
     id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
@@ -196,7 +200,7 @@ export async function claimTask(db: Queryable, id: string, jobId: string): Promi
 
 /** Running tasks of a runner, counted for its concurrency limit. */
 export async function countRunning(db: Queryable, runner: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from berth.tasks where runner = $1 and status = 'running'`, [runner]);
+  const { rows } = await db.query<{ n: number }>(prepared(`select count(*)::int as n from berth.tasks where runner = $1 and status = 'running'`, [runner]));
   return rows[0]!.n;
 }
 
@@ -214,13 +218,13 @@ export interface AttemptResult {
  * task; else where its end is to be reported.
  */
 export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<{ callbackUrl: string | null } | null> {
-  const { rows } = await db.query<{ callback_url: string | null }>(
+  const { rows } = await db.query<{ callback_url: string | null }>(prepared(
     `update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
         finished_at = now(), heartbeat_at = null
       where id = $1 and attempts = $2 and status = 'running'
       returning callback_url`,
     [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode],
-  );
+  ));
   return rows[0] === undefined ? null : { callbackUrl: rows[0].callback_url };
 }
 
@@ -229,24 +233,24 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
  * interruption. false when the attempt no longer holds the task.
  */
 export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<boolean> {
-  const { rowCount } = await db.query(
+  const { rowCount } = await db.query(prepared(
     `update berth.tasks set status = 'queued', heartbeat_at = null,
         next_attempt_at = case when $3::int > 0 then now() + make_interval(secs => $3::int / 1000.0) end
       where id = $1 and attempts = $2 and status = 'running'`,
     [id, attempt, delayMs],
-  );
+  ));
   return rowCount === 1;
 }
 
 /** Which of these attempts still hold their task; refreshes their heartbeat. */
 export async function heartbeat(db: Queryable, attempts: readonly { id: string; attempt: number }[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
+  const { rows } = await db.query<{ id: string }>(prepared(
     `update berth.tasks t set heartbeat_at = now()
        from unnest($1::uuid[], $2::int[]) as held(id, attempt)
       where t.id = held.id and t.attempts = held.attempt and t.status = 'running'
       returning t.id`,
     [attempts.map((a) => a.id), attempts.map((a) => a.attempt)],
-  );
+  ));
   return new Set(rows.map((r) => r.id));
 }
 
@@ -295,14 +299,14 @@ export async function deleteExpiredTasks(db: Queryable, retentionMs: number, lim
 
 /** Locks a queued task's row for the claim that follows in the same transaction. */
 export async function lockQueuedTask(db: Queryable, id: string): Promise<{ runner: string; priority: number } | null> {
-  const { rows } = await db.query<{ runner: string; priority: number }>(
+  const { rows } = await db.query<{ runner: string; priority: number }>(prepared(
     `select runner, priority from berth.tasks where id = $1 and status = 'queued' for update`,
     [id],
-  );
+  ));
   return rows[0] ?? null;
 }
 
 /** Serialises claims of one runner's tasks, so its concurrency limit holds across workers. */
 export async function lockRunner(db: Queryable, runner: string): Promise<void> {
-  await db.query(`select pg_advisory_xact_lock(hashtext('berth.runner'), hashtext($1))`, [runner]);
+  await db.query(prepared(`select pg_advisory_xact_lock(hashtext('berth.runner'), hashtext($1))`, [runner]));
 }

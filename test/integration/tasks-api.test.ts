@@ -48,6 +48,30 @@ describe('POST /tasks', () => {
     assert.equal(response.json().input, null);
   });
 
+  test('concurrent submissions share transactions; each is answered with its own stored task and job', async () => {
+    const inputs = Array.from({ length: 40 }, (_, i) => ({ n: i, text: `quote " backslash \\ brace {,} ${i}`, unicode: 'ä€😀' }));
+    const responses = await Promise.all(inputs.map((input) => post(JSON.stringify({ runner: 'echo', input }))));
+    const tasks = responses.map((response) => {
+      assert.equal(response.statusCode, 202, response.body);
+      return response.json();
+    });
+    tasks.forEach((task, i) => assert.deepEqual(task.input, inputs[i]));
+    const ids: string[] = tasks.map((task) => task.id);
+    assert.equal(new Set(ids).size, ids.length);
+    const { rows } = await stack.pool.query<{ id: string; input: string; tx: string; jobs: number }>(
+      `select t.id, t.input::text as input, t.xmin::text as tx,
+              (select count(*)::int from pgboss.job j where j.name = 'berth-run-task' and j.data->>'taskId' = t.id::text) as jobs
+         from berth.tasks t where t.id = any($1::uuid[])`,
+      [ids],
+    );
+    assert.equal(rows.length, ids.length);
+    for (const row of rows) {
+      assert.equal(row.jobs, 1, `task ${row.id} has exactly one job`);
+      assert.equal(row.input, JSON.stringify(inputs[ids.indexOf(row.id)]), 'the input is stored as submitted');
+    }
+    assert.ok(new Set(rows.map((row) => row.tx)).size < ids.length, 'some submissions were committed in one transaction');
+  });
+
   test('unknown runner → 400 naming it', async () => {
     const json = await assertRejected(JSON.stringify({ runner: 'no-such-runner', input: {} }), 400, 'UNKNOWN_RUNNER');
     assert.match(json.message, /no-such-runner/);
