@@ -1,5 +1,6 @@
 /**
- * SQL for berth.tasks: one exported function per statement.
+ * SQL for berth.tasks: one exported function per statement. A claim and a finish also write the
+ * attempt's record in berth.task_attempts, in the same statement, to spare the round trips.
  * Invariant: every write made on behalf of an attempt names that attempt (`attempts = $n` and
  * status 'running'), so an attempt that lost its claim can never overwrite a newer one.
  */
@@ -183,19 +184,51 @@ export interface ClaimedTask {
   readonly priority: number;
 }
 
+interface ClaimRow {
+  id: string;
+  runner: string;
+  input_json: string;
+  attempts: number;
+  max_attempts: number;
+  priority: number;
+}
+
+function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
+  return row === undefined ? null : {
+    id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
+  };
+}
+
 /** queued → running, starting a new attempt. null when the task is not queued (cancelled, or claimed). */
 export async function claimTask(db: Queryable, id: string, jobId: string): Promise<ClaimedTask | null> {
-  const { rows } = await db.query<{ id: string; runner: string; input_json: string; attempts: number; max_attempts: number; priority: number }>(prepared(
+  const { rows } = await db.query<ClaimRow>(prepared(
     `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
         next_attempt_at = null, job_id = $2
       where id = $1 and status = 'queued'
       returning id, runner, input::text as input_json, attempts, max_attempts, priority`,
     [id, jobId],
   ));
-  const row = rows[0];
-  return row === undefined ? null : {
-    id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
-  };
+  return toClaimed(rows[0]);
+}
+
+/**
+ * queued → running, and the new attempt's record, in one statement: the claim of a task whose runner
+ * has no concurrency limit (`limitedRunners` names those with one: their claims go through
+ * lockRunner and claimTask in a transaction). null when the task is not queued or its runner is limited.
+ */
+export async function claimUnlimitedTask(db: Queryable, id: string, jobId: string, limitedRunners: readonly string[]): Promise<ClaimedTask | null> {
+  const { rows } = await db.query<ClaimRow>(prepared(
+    `with claimed as (
+       update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+           next_attempt_at = null, job_id = $2
+        where id = $1 and status = 'queued' and runner <> all($3::text[])
+        returning id, runner, input::text as input_json, attempts, max_attempts, priority),
+     recorded as (
+       insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
+     select id, runner, input_json, attempts, max_attempts, priority from claimed`,
+    [id, jobId, limitedRunners],
+  ));
+  return toClaimed(rows[0]);
 }
 
 /** Running tasks of a runner, counted for its concurrency limit. */
@@ -214,15 +247,21 @@ export interface AttemptResult {
 }
 
 /**
- * running → succeeded | failed, for this attempt only. null when the attempt no longer holds the
- * task; else where its end is to be reported.
+ * running → succeeded | failed, for this attempt only, and the attempt's record closed, in one
+ * statement. null when the attempt no longer holds the task (its record is closed all the same,
+ * unless a sweeper or a cancel closed it first); else where its end is to be reported.
  */
 export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<{ callbackUrl: string | null } | null> {
   const { rows } = await db.query<{ callback_url: string | null }>(prepared(
-    `update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
-        finished_at = now(), heartbeat_at = null
-      where id = $1 and attempts = $2 and status = 'running'
-      returning callback_url`,
+    `with finished as (
+       update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
+           finished_at = now(), heartbeat_at = null
+        where id = $1 and attempts = $2 and status = 'running'
+        returning callback_url),
+     ended as (
+       update berth.task_attempts set finished_at = now(), exit_code = $7, error_code = $5, error_message = $6
+        where task_id = $1 and attempt = $2 and finished_at is null)
+     select callback_url from finished`,
     [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode],
   ));
   return rows[0] === undefined ? null : { callbackUrl: rows[0].callback_url };

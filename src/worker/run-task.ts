@@ -12,7 +12,7 @@ import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { insertAttempt } from '../tasks/attempt-store.ts';
 import { replaceLog } from '../tasks/log-store.ts';
-import { claimTask, countRunning, lockQueuedTask, lockRunner, type ClaimedTask } from '../tasks/task-store.ts';
+import { claimTask, claimUnlimitedTask, countRunning, lockQueuedTask, lockRunner, type ClaimedTask } from '../tasks/task-store.ts';
 import { engineErrorResult, judgeOutcome, type AttemptVerdict } from './attempt-verdict.ts';
 import { LogStreamer } from './log-streamer.ts';
 import { settleFinal, settleFinished, settleInterrupted, type Settlement } from './settle-attempt.ts';
@@ -56,8 +56,9 @@ export type OnClaimed = (attempt: number) => void;
 export type RunTask = (taskId: string, jobId: string, signal: AbortSignal, onClaimed: OnClaimed) => Promise<void>;
 
 export function createRunTask(deps: RunTaskDeps): RunTask {
+  const limitedRunners = [...deps.runners.runners.values()].filter((r) => r.concurrency !== undefined).map((r) => r.name);
   return async (taskId, jobId, signal, onClaimed) => {
-    const claim = await claimAttempt(deps, taskId, jobId);
+    const claim = await claimAttempt(deps, limitedRunners, taskId, jobId);
     if (claim === null) {
       deps.logger.debug({ taskId }, 'task is not runnable now (no longer queued, or its runner is busy)');
       return;
@@ -125,7 +126,10 @@ async function removeLeftover(deps: RunTaskDeps, claim: ClaimedTask, signal: Abo
 }
 
 /** Claims the task for a new attempt, unless it is no longer queued or its runner is at its concurrency limit. */
-async function claimAttempt(deps: RunTaskDeps, taskId: string, jobId: string): Promise<ClaimedTask | null> {
+async function claimAttempt(deps: RunTaskDeps, limitedRunners: readonly string[], taskId: string, jobId: string): Promise<ClaimedTask | null> {
+  // Most runners have no limit: then one statement claims the task, a round trip instead of five.
+  const claim = await claimUnlimitedTask(deps.pool, taskId, jobId, limitedRunners);
+  if (claim !== null || limitedRunners.length === 0) return claim;
   return withTransaction(deps.pool, async (client) => {
     const queued = await lockQueuedTask(client, taskId);
     if (queued === null) return null;

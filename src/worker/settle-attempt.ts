@@ -38,7 +38,6 @@ export async function settleFinished(
 
 /** The attempt's result is the task's: no retry. */
 export async function settleFinal(client: PoolClient, queue: TaskQueue, ref: AttemptRef, result: AttemptResult): Promise<Settlement> {
-  await endAttempt(client, ref.id, ref.attempt, { exitCode: result.exitCode, errorCode: result.errorCode, errorMessage: result.errorMessage });
   const finished = await finishTask(client, ref.id, ref.attempt, result);
   if (finished === null) return 'superseded';
   if (finished.callbackUrl !== null) await queue.enqueueCallback(client, ref.id);
