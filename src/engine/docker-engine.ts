@@ -245,8 +245,9 @@ async function startContainer(container: Docker.Container): Promise<void> {
 }
 
 /**
- * Waits for `exited` (the container's exit, asked for before it started), then reads the exit code
- * and OOM flag from inspect.
+ * Waits for `exited` (the container's exit, asked for before it started). A clean exit is taken
+ * from the wait's answer; any other is read from inspect, which also tells an OOM kill from
+ * another SIGKILL (the OOM flag matters only for a failed exit, so a clean one spares a request).
  */
 async function readExit(docker: Docker, container: Docker.Container, exited: Promise<unknown>): Promise<{ exitCode: number; oomKilled: boolean }> {
   const abort = new AbortController();
@@ -254,7 +255,8 @@ async function readExit(docker: Docker, container: Docker.Container, exited: Pro
     // The output stream can end a moment before the engine records the exit, so wait first.
     // A wait in flight when the engine's API service dies never settles (seen with Podman), and
     // the attach stream then ends as if the program had: so the engine is pinged meanwhile.
-    await Promise.race([exited, engineGone(docker, abort.signal)]);
+    const answer = await Promise.race([exited, engineGone(docker, abort.signal)]) as { StatusCode?: unknown } | null;
+    if (answer?.StatusCode === 0) return { exitCode: 0, oomKilled: false };
     const info = await container.inspect();
     return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
   } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * What clients can do with tasks. Owns the rule that a 202 means durably stored: the task row,
- * its job and its idempotency key are written in one transaction, and every 4xx is decided before
- * anything is written.
+ * its job and its idempotency key are written in one transaction (which concurrent submissions may
+ * share: group-commit.ts), and every 4xx is decided before anything is written.
  */
 import type { CallbackCheck } from '../callbacks/callback-check.ts';
 import { AppError, type ErrorDetail } from '../errors.ts';
