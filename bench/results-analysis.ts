@@ -35,8 +35,8 @@ function figures(r: BenchResults): string[] {
 
 /** Berth before the fixes below (commit 8891cb4, bench/RESULTS.md of that commit), for comparison. */
 const BEFORE = {
-  docker: { added: '12.4 ms', ratios: '94.3% / 92.3% / 91.3%', single: '529/s', cpuPerSubmission: '2.97 ms (api 0.782, pg 2.188)' },
-  podman: { added: '44.8 ms', ratios: '75.3% / 61.7% / 65.7%', single: '624.2/s', cpuPerSubmission: '2.61 ms (api 0.661, pg 1.953)' },
+  docker: { run: '2026-11-23T09:14', added: '12.4 ms', ratios: '94.3% / 92.3% / 91.3%', single: '529/s', cpuPerSubmission: '2.97 ms (api 0.782, pg 2.188)' },
+  podman: { run: '2026-11-23T09:00', added: '44.8 ms', ratios: '75.3% / 61.7% / 65.7%', single: '624.2/s', cpuPerSubmission: '2.61 ms (api 0.661, pg 1.953)' },
 } as const;
 
 export function limitsSection(runs: readonly BenchResults[], experiments: readonly BenchResults[]): string {
@@ -54,7 +54,7 @@ export function limitsSection(runs: readonly BenchResults[], experiments: readon
       const before = BEFORE[run.engineName as keyof typeof BEFORE];
       const now = figures(run);
       return [
-        ...(before === undefined ? [] : [[run.engineName, 'before (8891cb4, 2026-11-23T09:14 / 09:00)', before.added, before.ratios, before.single, before.cpuPerSubmission]]),
+        ...(before === undefined ? [] : [[run.engineName, `before (8891cb4, ${before.run})`, before.added, before.ratios, before.single, before.cpuPerSubmission]]),
         [run.engineName, `now (${run.machine.berthCommit}, ${run.startedAt.slice(0, 16)})`, now[0]!, now[2]!, now[4]!, now[5]!],
       ];
     }),
@@ -118,7 +118,7 @@ export function limitsSection(runs: readonly BenchResults[], experiments: readon
     '',
     `**Throughput** (berth/raw ${docker.endToEnd.levels.map((l) => `${round(l.throughputRatio * 100)}%`).join(', ')}). With the cores saturated the ratio is`,
     'about raw CPU per task / (raw + Berth\'s extra), and at concurrency 8 it sits near the 90% line: see the stored',
-    'runs above, where one run in three fell below it. Berth adds, per task, its processes and PostgreSQL',
+    'runs above: some runs fall below it. Berth adds, per task, its processes and PostgreSQL',
     `(${sum(seq.berth.cpuMsPerTask, ['api', 'worker', 'postgres'])} ms sequentially) and a little engine-daemon work. The worker\'s share with a real engine`,
     'is mostly system calls: engine requests over fresh unix connections (create, two attaches, start, wait, remove;',
     'inspect only after a failed exit) and the PostgreSQL protocol (pg-boss\'s fetch and complete, the claim, the settle',
