@@ -8,7 +8,7 @@
  * The attach is a plain node:http POST with `Upgrade: tcp` and no body rather than dockerode's
  * attach(), whose options body can reach the program as stdin (dockerode #742/#777, see
  * /work/shared/design/pitfalls.md). Everything else is dockerode. Berth does more per task (a second
- * attach for stdin, an inspect for the OOM flag, its database writes): that is what is measured.
+ * attach for stdin, an inspect after a failed exit, its database writes): that is what is measured.
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';

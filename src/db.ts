@@ -29,13 +29,13 @@ const statementNames = new Map<string, string>();
  * `returning *` fails with "cached plan must not change result type" once a migration adds a
  * column while the process runs. The name is derived from the text, so two texts never share one.
  */
-export function prepared(text: string, values: readonly unknown[]): pg.QueryConfig {
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
   let name = statementNames.get(text);
   if (name === undefined) {
     name = `berth_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
     statementNames.set(text, name);
   }
-  return { name, text, values: [...values] };
+  return { name, text, values };
 }
 
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
