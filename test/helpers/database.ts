@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-export const TEMPLATE_DATABASE = 'berth_test_template';
+/** BERTH_TEST_TEMPLATE lets two checkouts run their suites against one PostgreSQL at once. */
+export const TEMPLATE_DATABASE = process.env['BERTH_TEST_TEMPLATE'] ?? 'berth_test_template';
 
 export function adminUrl(): string {
   return process.env['BERTH_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
