@@ -4,7 +4,7 @@
  * (Runners come from the YAML file, see runners/load-runners.ts.)
  */
 import path from 'node:path';
-import { parseDuration, parseSize } from './runners/units.ts';
+import { parseDuration, parseSize } from './units.ts';
 
 export interface Config {
   /** Unset means: start an embedded PostgreSQL in dataDir. */
@@ -28,8 +28,8 @@ export interface Config {
   readonly leaseMs: number;
   /** Finished tasks are deleted after this long; at least a day, so idempotency keys last 24 hours. */
   readonly retentionMs: number;
-  /** Label value marking this deployment's containers, for deployments sharing one engine. */
-  readonly instance: string;
+  /** Label value marking this deployment's containers; unset: derived from the database (deployment.ts). */
+  readonly instance: string | undefined;
   /** Whether the API's /readyz also checks the engine: off where the API has no engine socket (compose). */
   readonly readyzChecksEngine: boolean;
 }
@@ -78,7 +78,7 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
     shutdownGraceMs: read('BERTH_SHUTDOWN_GRACE', 30_000, parseSecondsOrDuration, 'must be seconds or a duration such as "30s"'),
     leaseMs: read('BERTH_LEASE', 30_000, (raw) => atLeast(parseSecondsOrDuration(raw), 2_000), 'must be a duration of at least 2s'),
     retentionMs: read('BERTH_RETENTION', 7 * DAY_MS, (raw) => atLeast(parseSecondsOrDuration(raw), DAY_MS), 'must be a duration of at least 24h'),
-    instance: read('BERTH_INSTANCE', 'berth', (raw) => (/^[\w.-]{1,63}$/.test(raw) ? raw : undefined), 'must be 1-63 letters, digits, ".", "_" or "-"'),
+    instance: read<string | undefined>('BERTH_INSTANCE', undefined, (raw) => (/^[\w.-]{1,63}$/.test(raw) ? raw : undefined), 'must be 1-63 letters, digits, ".", "_" or "-"'),
     readyzChecksEngine: read('BERTH_READYZ_ENGINE', true, parseBoolean, 'must be true or false'),
     logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), `must be one of ${LOG_LEVELS.join(', ')}`),
   };

@@ -4,7 +4,6 @@
  */
 import { PgBoss } from 'pg-boss';
 import { prepared, type Queryable } from './db.ts';
-import type { CallbackSettings } from './runners/runner.ts';
 
 export const RUN_TASK_QUEUE = 'berth-run-task';
 /** Jobs that POST a finished task to its callbackUrl; retried by pg-boss with backoff. */
@@ -16,7 +15,7 @@ export interface RunTaskJob {
 }
 
 export interface EnqueueOptions {
-  /** The task's runner: the job's group, so pg-boss can hold a runner's concurrency limit. */
+  /** The task's runner (a runner's concurrency limit is Berth's to hold: task-lifecycle.ts). */
   readonly runner: string;
   /** How long pg-boss lets the job stay active before it counts the worker as lost. */
   readonly expireInSeconds: number;
@@ -31,8 +30,6 @@ export interface TaskQueue {
   enqueueMany(db: Queryable, jobs: readonly { taskId: string; options: EnqueueOptions }[]): Promise<void>;
   /** Schedules the callback of a task that just ended, inside the transaction that ended it. */
   enqueueCallback(db: Queryable, taskId: string): Promise<void>;
-  /** Settles the job of an attempt whose worker is gone, so it stops counting against its runner's limit. */
-  abandon(jobId: string): Promise<void>;
 }
 
 export type BossRole = 'api' | 'worker';
@@ -56,12 +53,17 @@ export async function ensureQueues(boss: PgBoss): Promise<void> {
   await boss.createQueue(RUN_TASK_QUEUE, {
     // Workers are woken by NOTIFY the moment a job is created instead of waiting for a poll.
     notify: true,
-    // Berth decides about retries itself (it counts the task's failed attempts, not the job's).
-    retryLimit: 0,
+    ...RUN_JOB_RETRIES,
   });
 }
 
-export function createTaskQueue(boss: PgBoss, callbacks?: CallbackSettings): TaskQueue {
+/** How callback jobs are retried and how long one may stay active (the runners file's callbacks section). */
+export interface CallbackJobSettings {
+  readonly timeoutMs: number;
+  readonly retries: { readonly limit: number; readonly delayMs: number };
+}
+
+export function createTaskQueue(boss: PgBoss, callbacks?: CallbackJobSettings): TaskQueue {
   return {
     async enqueue(db, taskId, options) {
       const job: RunTaskJob = { taskId };
@@ -82,9 +84,6 @@ export function createTaskQueue(boss: PgBoss, callbacks?: CallbackSettings): Tas
         expireInSeconds: Math.ceil((callbacks?.timeoutMs ?? 10_000) / 1000) * 3,
       });
     },
-    async abandon(jobId) {
-      await boss.fail(RUN_TASK_QUEUE, jobId, { reason: 'the worker running this attempt was lost' });
-    },
   };
 }
 
@@ -96,20 +95,19 @@ function asBossDb(db: Queryable): { executeSql(text: string, values?: unknown[])
   return { executeSql: (text, values) => (values === undefined ? db.query(text) : db.query(prepared(text, values))) };
 }
 
+/**
+ * A run job's own retries are the transport's, not the task's (Berth counts the task's failed
+ * attempts itself): a job whose handler failed before its claim committed (the database went away
+ * between fetch and claim, say) comes back, so its task is never left queued with no job. A job
+ * that comes back for a task already claimed or final finds nothing to claim and ends.
+ */
+const RUN_JOB_RETRIES = { retryLimit: 1_000, retryDelay: 1, retryBackoff: true, retryDelayMax: 60 } as const;
+
 function jobOptions(options: EnqueueOptions) {
   return {
     expireInSeconds: options.expireInSeconds,
-    retryLimit: 0,
-    group: { id: options.runner, tier: options.runner },
+    ...RUN_JOB_RETRIES,
     ...(options.priority === undefined ? {} : { priority: options.priority }),
     ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }),
   };
-}
-
-// Time a job may stay active beyond the runner's own timeout: container create, start and removal.
-const EXPIRY_MARGIN_SECONDS = 120;
-
-/** A job outliving this means its worker was lost; it must never expire while the container may still run. */
-export function jobExpirySeconds(runnerTimeoutMs: number): number {
-  return Math.ceil(runnerTimeoutMs / 1000) + EXPIRY_MARGIN_SECONDS;
 }

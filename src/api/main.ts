@@ -12,10 +12,10 @@ import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import { createReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
+import { createTaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { createTaskService } from '../tasks/task-service.ts';
 import { createTaskWatch } from '../tasks/task-watch.ts';
 import { createWebhookService } from '../webhooks/webhook-service.ts';
-import type { Stoppable } from '../worker/main.ts';
 import { buildApp } from './app.ts';
 
 export async function startApiProcess(options: {
@@ -23,7 +23,7 @@ export async function startApiProcess(options: {
   runners: RunnersConfig;
   databaseUrl: string;
   logger: Logger;
-}): Promise<Stoppable & { url: string }> {
+}): Promise<{ url: string; stop(): Promise<void> }> {
   const { config, runners, databaseUrl } = options;
   const logger = options.logger.child({ process: 'api' });
   const pool = createPool(databaseUrl, { max: 10, applicationName: 'berth-api' });
@@ -35,7 +35,8 @@ export async function startApiProcess(options: {
   const events = await startTaskEvents({ connectionString: databaseUrl, logger });
   const shutdown = new AbortController();
   const engine = config.readyzChecksEngine ? createDockerEngine({ dockerHost: config.dockerHost }) : undefined;
-  const tasks = createTaskService({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, checkCallback: createCallbackCheck(runners.callbacks) });
+  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback: createCallbackCheck(runners.callbacks) });
   const app = await buildApp({
     tasks,
     webhooks: createWebhookService({ runners, tasks }),

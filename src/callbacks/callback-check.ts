@@ -6,9 +6,8 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { AppError } from '../errors.ts';
 import type { CallbackSettings } from '../runners/runner.ts';
-import { checkCallbackUrl, createAllowList, type Lookup } from '../webhooks/address-guard.ts';
-
-export type CallbackCheck = (url: string, path: string) => Promise<void>;
+import type { CallbackCheck } from '../tasks/task-service.ts';
+import { checkCallbackUrl, createAllowList, type Lookup } from '../address-guard.ts';
 
 export const systemLookup: Lookup = (host) => dnsLookup(host, { all: true });
 

@@ -9,10 +9,10 @@ import type { Pool } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { CALLBACK_QUEUE, type RunTaskJob } from '../queue.ts';
 import type { CallbackSettings } from '../runners/runner.ts';
-import { recordCallbackAttempt } from '../tasks/delivery-store.ts';
-import { findTask } from '../tasks/task-store.ts';
-import { createAllowList, createGuardedFetch, type GuardedFetch, type Lookup } from '../webhooks/address-guard.ts';
-import { signStandardWebhook } from '../webhooks/verify-signature.ts';
+import { readTask } from '../tasks/task-service.ts';
+import { recordCallbackAttempt } from './callback-store.ts';
+import { createAllowList, createGuardedFetch, type GuardedFetch, type Lookup } from '../address-guard.ts';
+import { signStandardWebhook } from '../webhook-signatures.ts';
 
 // Callbacks wait on other people's servers, not on the engine: a few at once per worker.
 const CALLBACK_CONCURRENCY = 4;
@@ -46,7 +46,7 @@ export async function startCallbackSender(deps: {
 async function deliver(
   deps: { pool: Pool; logger: Logger }, settings: CallbackSettings, post: GuardedFetch, taskId: string,
 ): Promise<void> {
-  const task = await findTask(deps.pool, taskId);
+  const task = await readTask(deps.pool, taskId);
   // Deleted by retention meanwhile, or never had a callback: nothing to report.
   if (task === null || task.callbackUrl === null) return;
   const timestamp = Math.floor(Date.now() / 1000);

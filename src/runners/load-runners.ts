@@ -19,10 +19,10 @@ import { ConfigError } from '../config-error.ts';
 import type { ErrorDetail } from '../errors.ts';
 import { expand, type Env } from './env-interpolation.ts';
 import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
-import { checkUrl, resolveCallbacks, resolveWebhooks } from '../webhooks/webhook-config.ts';
+import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
 import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook } from './runner.ts';
 import { splitShellWords } from './shell-words.ts';
-import { parseDuration, parseSize } from './units.ts';
+import { parseDuration, parseSize } from '../units.ts';
 
 export interface LoadRunnersOptions {
   /** Variables available to ${VAR} references in runner env values. */

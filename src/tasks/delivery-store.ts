@@ -1,5 +1,5 @@
 /**
- * SQL for webhook deliveries (inbound de-duplication) and callback deliveries (outbound attempts).
+ * SQL for inbound webhook deliveries: de-duplication of redeliveries, recorded with the task they created.
  */
 import type { Queryable } from '../db.ts';
 
@@ -17,20 +17,4 @@ export async function recordWebhookDelivery(db: Queryable, webhook: string, deli
   );
   if (rows[0] === undefined) throw new Error('webhook delivery vanished while being read; retry the delivery');
   return rows[0].task_id;
-}
-
-export interface CallbackAttempt {
-  readonly attempt: number;
-  readonly statusCode: number | null;
-  readonly error: string | null;
-}
-
-export async function recordCallbackAttempt(db: Queryable, taskId: string, outcome: Omit<CallbackAttempt, 'attempt'>): Promise<number> {
-  const { rows } = await db.query<{ attempt: number }>(
-    `insert into berth.callback_deliveries (task_id, attempt, status_code, error)
-     select $1, coalesce(max(attempt), 0) + 1, $2, $3 from berth.callback_deliveries where task_id = $1
-     returning attempt`,
-    [taskId, outcome.statusCode, outcome.error],
-  );
-  return rows[0]!.attempt;
 }

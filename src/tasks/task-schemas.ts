@@ -10,13 +10,19 @@
  *
  * While a retry waits for its delay the task is `queued` again, with `nextAttemptAt` set.
  */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TLiteral } from 'typebox';
+import { TASK_STATUSES } from './task-status.ts';
 
 export const TaskStatus = Type.Union(
-  [Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')],
+  literals(TASK_STATUSES),
   { description: 'queued → running → succeeded | failed; cancelled ends a task from any non-final state' },
 );
 export type TaskStatus = Static<typeof TaskStatus>;
+
+/** A schema literal per value, keeping each value's type (so the union derives from the data). */
+function literals<const T extends readonly string[]>(values: T): { -readonly [K in keyof T]: TLiteral<T[K]> } {
+  return values.map((value) => Type.Literal(value)) as { -readonly [K in keyof T]: TLiteral<T[K]> };
+}
 
 export const TaskErrorCode = Type.Union([
   Type.Literal('nonzero_exit'), Type.Literal('timeout'), Type.Literal('invalid_output'),

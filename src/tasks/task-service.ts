@@ -3,26 +3,28 @@
  * its job and its idempotency key are written in one transaction (which concurrent submissions may
  * share: group-commit.ts), and every 4xx is decided before anything is written.
  */
-import type { CallbackCheck } from '../callbacks/callback-check.ts';
 import { AppError, type ErrorDetail } from '../errors.ts';
-import { isDatabaseUnavailable, withTransaction, type Pool } from '../db.ts';
+import { isDatabaseUnavailable, type Pool } from '../db.ts';
 import { groupCommit } from '../group-commit.ts';
-import { jobExpirySeconds, type EnqueueOptions, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
-import { publishTaskEvent } from '../task-events.ts';
-import { endAttempt } from './attempt-store.ts';
-import { recordWebhookDelivery } from './delivery-store.ts';
-import { recordIdempotencyKey } from './idempotency-store.ts';
 import { requestHash } from './request-hash.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
+import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
-import { cancelTask, findTask, insertTask, insertTasks, listTasks, type NewTask } from './task-store.ts';
+import { findTask, listTasks, type NewTask } from './task-store.ts';
+
+/** A task as clients see it, for other features' reads (the callback sender); null when missing. */
+export function readTask(pool: Pool, id: string): Promise<Task | null> {
+  return findTask(pool, id);
+}
+
+/** Refuses (with a 400 naming `path`) a callback URL that cannot be delivered safely. */
+export type CallbackCheck = (url: string, path: string) => Promise<void>;
 
 export interface TaskServiceDeps {
   readonly pool: Pool;
-  readonly queue: TaskQueue;
+  readonly lifecycle: TaskLifecycle;
   readonly runners: RunnersConfig;
-  /** Refuses callback URLs that cannot be delivered safely. */
   readonly checkCallback: CallbackCheck;
 }
 
@@ -42,53 +44,27 @@ export interface TaskService {
   cancelTask(id: string): Promise<Task>;
 }
 
-/** A checked submission, ready to be written: the task row and its job's options. */
-interface Prepared {
-  readonly task: NewTask;
-  readonly job: EnqueueOptions;
-}
-
 /** Concurrent single submissions share a transaction (group-commit.ts). */
 const SUBMISSION_GROUP = { maxGroup: 500, maxInFlight: 2 } as const;
 
-export function createTaskService({ pool, queue, runners, checkCallback }: TaskServiceDeps): TaskService {
+export function createTaskService({ pool, lifecycle, runners, checkCallback }: TaskServiceDeps): TaskService {
   async function getTask(id: string): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
     if (task === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
     return task;
   }
 
-  /** All or nothing, in one transaction; the tasks come back in the order given. */
-  async function insertAll(items: readonly Prepared[]): Promise<Task[]> {
-    const inserted = await withTransaction(pool, async (client) => {
-      const rows = await insertTasks(client, items.map((item) => item.task));
-      await queue.enqueueMany(client, items.map((item) => ({ taskId: item.task.id, options: item.job })));
-      return rows;
-    });
-    const byId = new Map(inserted.map((task) => [task.id, task]));
-    return items.map((item) => byId.get(item.task.id)!);
-  }
-
   // Only an error that is not an outage can be one submission's fault (all were checked already).
-  const insertGrouped = groupCommit(insertAll, { ...SUBMISSION_GROUP, mayBeOneItem: (error) => !isDatabaseUnavailable(error) });
+  const insertGrouped = groupCommit(lifecycle.submit, { ...SUBMISSION_GROUP, mayBeOneItem: (error) => !isDatabaseUnavailable(error) });
 
   /** With an Idempotency-Key or a webhook delivery id: the key and the task commit together, or the earlier task is returned. */
-  async function insertKeyed(item: Prepared, fingerprint: string, options: SubmitOptions): Promise<{ task: Task; created: boolean }> {
-    const outcome = await withTransaction<{ task: Task } | { replayOf: { taskId: string; requestHash: string } }>(pool, async (client) => {
-      if (options.idempotencyKey !== undefined) {
-        const existing = await recordIdempotencyKey(client, options.idempotencyKey, fingerprint, item.task.id);
-        if (existing !== null) return { replayOf: existing };
-      }
-      if (options.delivery !== undefined) {
-        const existing = await recordWebhookDelivery(client, options.delivery.webhook, options.delivery.id, item.task.id);
-        if (existing !== null) return { replayOf: { taskId: existing, requestHash: fingerprint } };
-      }
-      const task = await insertTask(client, item.task);
-      await queue.enqueue(client, item.task.id, item.job);
-      return { task };
+  async function insertKeyed(task: NewTask, fingerprint: string, options: SubmitOptions): Promise<{ task: Task; created: boolean }> {
+    const outcome = await lifecycle.submitKeyed(task, {
+      ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: { key: options.idempotencyKey, requestHash: fingerprint } }),
+      ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
     });
     if ('task' in outcome) return { task: outcome.task, created: true };
-    if (outcome.replayOf.requestHash !== fingerprint) {
+    if (outcome.replayOf.requestHash !== undefined && outcome.replayOf.requestHash !== fingerprint) {
       throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request body');
     }
     return { task: await getTask(outcome.replayOf.taskId), created: false };
@@ -110,7 +86,7 @@ export function createTaskService({ pool, queue, runners, checkCallback }: TaskS
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
       await checkBatchCallbacks(checkCallback, callbackUrls);
-      return insertAll(submissions.map((submission, i) => prepare(submission, runnersOf[i]!, callbackUrls[i]!)));
+      return lifecycle.submit(submissions.map((submission, i) => prepare(submission, runnersOf[i]!, callbackUrls[i]!)));
     },
 
     getTask,
@@ -130,17 +106,7 @@ export function createTaskService({ pool, queue, runners, checkCallback }: TaskS
 
     async cancelTask(id) {
       const task = await getTask(id);
-      const cancelled = await withTransaction(pool, async (client) => {
-        const result = await cancelTask(client, task.id);
-        if (result === null) return false;
-        if (result.previous === 'running') {
-          await endAttempt(client, task.id, result.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
-        }
-        if (result.callback_url !== null) await queue.enqueueCallback(client, task.id);
-        // The worker running it kills the container when it hears of this.
-        await publishTaskEvent(client, task.id, 'final');
-        return true;
-      });
+      const cancelled = await lifecycle.cancel(task.id);
       const current = await getTask(id);
       if (!cancelled) throw new AppError('TASK_FINISHED', `task '${id}' is already ${current.status}`);
       return current;
@@ -148,19 +114,11 @@ export function createTaskService({ pool, queue, runners, checkCallback }: TaskS
   };
 }
 
-function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string | null): Prepared {
-  const runAfter = startTime(submission);
+/** A checked submission, ready to be written. */
+function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string | null): NewTask {
   return {
-    task: {
-      id: newTaskId(), runner: runner.name, inputJson: JSON.stringify(submission.input ?? null), priority: submission.priority ?? 0,
-      runAfter, maxAttempts: runner.retries.limit + 1, callbackUrl,
-    },
-    job: {
-      runner: runner.name,
-      expireInSeconds: jobExpirySeconds(runner.timeoutMs),
-      ...(submission.priority === undefined ? {} : { priority: submission.priority }),
-      ...(runAfter === null ? {} : { startAfter: runAfter }),
-    },
+    id: newTaskId(), runner: runner.name, inputJson: JSON.stringify(submission.input ?? null), priority: submission.priority ?? 0,
+    runAfter: startTime(submission), maxAttempts: runner.retries.limit + 1, callbackUrl,
   };
 }
 

@@ -5,7 +5,8 @@
  * status 'running'), so an attempt that lost its claim can never overwrite a newer one.
  */
 import { prepared, type Queryable } from '../db.ts';
-import type { AttemptErrorCode, Task, TaskAttempt, TaskErrorCode, TaskStatus } from './task-schemas.ts';
+import type { AttemptErrorCode, Task, TaskAttempt, TaskErrorCode } from './task-schemas.ts';
+import { TRANSITIONS, type TaskStatus } from './task-status.ts';
 
 interface TaskRow {
   id: string;
@@ -164,13 +165,13 @@ export async function listTasks(
  */
 export async function cancelTask(
   db: Queryable, id: string,
-): Promise<{ previous: TaskStatus; attempt: number; callback_url: string | null } | null> {
-  const { rows } = await db.query<{ previous: TaskStatus; attempt: number; callback_url: string | null }>(
-    `update berth.tasks t set status = 'cancelled', finished_at = now(), next_attempt_at = null, heartbeat_at = null
+): Promise<{ previous: TaskStatus; attempt: number; runner: string; callback_url: string | null } | null> {
+  const { rows } = await db.query<{ previous: TaskStatus; attempt: number; runner: string; callback_url: string | null }>(
+    `update berth.tasks t set status = 'cancelled', finished_at = now(), next_attempt_at = null, heartbeat_at = null, parked_at = null
        from (select id, status, attempts from berth.tasks where id = $1 for update) old
-      where t.id = old.id and old.status in ('queued', 'running')
-      returning old.status as previous, old.attempts as attempt, t.callback_url`,
-    [id],
+      where t.id = old.id and old.status = any($2::text[])
+      returning old.status as previous, old.attempts as attempt, t.runner, t.callback_url`,
+    [id, TRANSITIONS.cancel.from],
   );
   return rows[0] ?? null;
 }
@@ -199,12 +200,20 @@ function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
   };
 }
 
-/** queued → running, starting a new attempt. null when the task is not queued (cancelled, or claimed). */
+/**
+ * Which queued tasks a job may claim: not one waiting for its start time or its retry's backoff (a
+ * job left over from a lost worker must not run it early), nor one parked for a slot of its runner.
+ * Both times were written by the database's clock, as was the job's startAfter, so they agree.
+ */
+const CLAIMABLE = `status = 'queued' and parked_at is null
+  and (run_after is null or run_after <= now()) and (next_attempt_at is null or next_attempt_at <= now())`;
+
+/** queued → running, starting a new attempt. null when the task is not claimable (cancelled, claimed, not yet due). */
 export async function claimTask(db: Queryable, id: string, jobId: string): Promise<ClaimedTask | null> {
   const { rows } = await db.query<ClaimRow>(prepared(
     `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
         next_attempt_at = null, job_id = $2
-      where id = $1 and status = 'queued'
+      where id = $1 and ${CLAIMABLE}
       returning id, runner, input::text as input_json, attempts, max_attempts, priority`,
     [id, jobId],
   ));
@@ -221,7 +230,7 @@ export async function claimUnlimitedTask(db: Queryable, id: string, jobId: strin
     `with claimed as (
        update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
            next_attempt_at = null, job_id = $2
-        where id = $1 and status = 'queued' and runner <> all($3::text[])
+        where id = $1 and ${CLAIMABLE} and runner <> all($3::text[])
         returning id, runner, input::text as input_json, attempts, max_attempts, priority),
      recorded as (
        insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
@@ -269,16 +278,18 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
 
 /**
  * running → queued, for this attempt only: a retry after `delayMs`, or (0) a re-run after an
- * interruption. false when the attempt no longer holds the task.
+ * interruption. null when the attempt no longer holds the task; else when the next attempt may
+ * start, by the database's clock (the job's startAfter must agree with the claim's guard).
  */
-export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<boolean> {
-  const { rowCount } = await db.query(prepared(
+export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<{ startAfter: Date | null } | null> {
+  const { rows } = await db.query<{ next_attempt_at: Date | null }>(prepared(
     `update berth.tasks set status = 'queued', heartbeat_at = null,
         next_attempt_at = case when $3::int > 0 then now() + make_interval(secs => $3::int / 1000.0) end
-      where id = $1 and attempts = $2 and status = 'running'`,
+      where id = $1 and attempts = $2 and status = 'running'
+      returning next_attempt_at`,
     [id, attempt, delayMs],
   ));
-  return rowCount === 1;
+  return rows[0] === undefined ? null : { startAfter: rows[0].next_attempt_at };
 }
 
 /** Which of these attempts still hold their task; refreshes their heartbeat. */
@@ -336,13 +347,34 @@ export async function deleteExpiredTasks(db: Queryable, retentionMs: number, lim
   return rowCount ?? 0;
 }
 
-/** Locks a queued task's row for the claim that follows in the same transaction. */
-export async function lockQueuedTask(db: Queryable, id: string): Promise<{ runner: string; priority: number } | null> {
-  const { rows } = await db.query<{ runner: string; priority: number }>(prepared(
-    `select runner, priority from berth.tasks where id = $1 and status = 'queued' for update`,
+/** Locks a claimable task's row for the claim (or parking) that follows in the same transaction. */
+export async function lockQueuedTask(db: Queryable, id: string): Promise<{ runner: string } | null> {
+  const { rows } = await db.query<{ runner: string }>(prepared(
+    `select runner from berth.tasks where id = $1 and ${CLAIMABLE} for update`,
     [id],
   ));
   return rows[0] ?? null;
+}
+
+/** A queued task waits for a free slot of its runner; its job ends, and unparkTask gives it a new one. */
+export async function parkTask(db: Queryable, id: string): Promise<void> {
+  await db.query(prepared(`update berth.tasks set parked_at = now() where id = $1 and status = 'queued'`, [id]));
+}
+
+/**
+ * Up to `limit` of the runner's parked tasks, best first, leave the car park; the caller queues a
+ * job for each in the same transaction. Skips rows locked by a concurrent claim or cancel.
+ */
+export async function unparkTasks(db: Queryable, runner: string, limit: number): Promise<{ id: string; priority: number }[]> {
+  const { rows } = await db.query<{ id: string; priority: number }>(prepared(
+    `update berth.tasks t set parked_at = null
+       from (select id from berth.tasks where runner = $1 and status = 'queued' and parked_at is not null
+              order by priority desc, id limit $2 for update skip locked) next
+      where t.id = next.id
+      returning t.id, t.priority`,
+    [runner, limit],
+  ));
+  return rows;
 }
 
 /** Serialises claims of one runner's tasks, so its concurrency limit holds across workers. */

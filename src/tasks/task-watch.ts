@@ -10,11 +10,9 @@ import type { TaskEventKind, TaskEvents } from '../task-events.ts';
 import { readLog } from './log-store.ts';
 import { isTaskId } from './task-id.ts';
 import type { Task } from './task-schemas.ts';
+import { isFinal } from './task-status.ts';
 import { findTask } from './task-store.ts';
 
-export function isFinal(status: Task['status']): boolean {
-  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
-}
 
 export interface TaskWatch {
   /** The task once it is final, or as it is when `waitMs` has passed (or the process shuts down). */

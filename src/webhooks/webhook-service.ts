@@ -7,8 +7,9 @@ import { AppError } from '../errors.ts';
 import type { RunnersConfig, Webhook } from '../runners/runner.ts';
 import type { Task } from '../tasks/task-schemas.ts';
 import type { TaskService } from '../tasks/task-service.ts';
-import { jiraEvent, mapInput, parseAsteriskBody, parseJsonBody, type ParseResult } from './payloads.ts';
-import { verifyBearerToken, verifyJiraSignature, verifyStandardWebhook } from './verify-signature.ts';
+import { mapInput } from '../json-pointer.ts';
+import { jiraEvent, parseAsteriskBody, parseJsonBody, type ParseResult } from './payloads.ts';
+import { verifyBearerToken, verifyJiraSignature, verifyStandardWebhook } from '../webhook-signatures.ts';
 
 type Values = Readonly<Record<string, string | string[] | undefined>>;
 

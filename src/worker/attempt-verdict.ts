@@ -2,7 +2,7 @@
  * Pure judgement of one attempt: what the container did → what the task becomes.
  * No I/O, so every branch is unit-tested.
  */
-import type { AttemptResult } from '../tasks/task-store.ts';
+import type { AttemptResult } from '../tasks/task-lifecycle.ts';
 import type { Runner } from '../runners/runner.ts';
 import type { ContainerOutcome, EngineError } from '../engine/container-engine.ts';
 
@@ -40,7 +40,7 @@ function parseOutput(stdout: Buffer, mode: Runner['output']): AttemptVerdict {
   try {
     JSON.parse(trimmed);
   } catch (error) {
-    const start = trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed;
+    const start = printable(trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed);
     return failed('invalid_output', `stdout is not valid JSON (${(error as Error).message}); it starts with: ${start}`, 0);
   }
   // Stored as the container wrote it (json column), so numbers keep their exact text.
@@ -48,7 +48,21 @@ function parseOutput(stdout: Buffer, mode: Runner['output']): AttemptVerdict {
 }
 
 export function engineErrorResult(error: EngineError): AttemptResult {
-  return failedResult('engine_error', `${error.reason}: ${error.message}`, null);
+  return failedResult('engine_error', printable(`${error.reason}: ${error.message}`), null);
+}
+
+/** The database refused to store the output the program wrote (a clean exit): the program's fault, not Berth's. */
+export function unstorableOutputResult(error: unknown): AttemptResult {
+  const why = error instanceof Error ? error.message : String(error);
+  return failedResult('invalid_output', printable(`stdout could not be stored (${why})`), 0);
+}
+
+/**
+ * Text for an error message (a text column): PostgreSQL refuses the NUL character in text, so it
+ * is spelled out. The log itself is stored as bytes, unchanged.
+ */
+function printable(text: string): string {
+  return text.replaceAll('\u0000', '\\0');
 }
 
 function succeeded(outputJson: string): AttemptVerdict {
@@ -64,7 +78,7 @@ function failedResult(code: NonNullable<AttemptResult['errorCode']>, message: st
 }
 
 function stderrTail(stderr: Buffer): string {
-  const text = stderr.toString('utf8').trim();
+  const text = printable(stderr.toString('utf8').trim());
   return text.length > MESSAGE_EXCERPT_CHARS ? `…${text.slice(-MESSAGE_EXCERPT_CHARS)}` : text;
 }
 

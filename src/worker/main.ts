@@ -5,13 +5,15 @@
  */
 import { startCallbackSender } from '../callbacks/callback-sender.ts';
 import type { Config } from '../config.ts';
-import type { Lookup } from '../webhooks/address-guard.ts';
+import type { Lookup } from '../address-guard.ts';
 import { createPool } from '../db.ts';
+import { instanceLabel } from '../deployment.ts';
 import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Logger } from '../logger.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
+import { createTaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { startMaintenance } from './maintenance.ts';
 import { createRunTask } from './run-task.ts';
 import { startTaskConsumer } from './task-consumer.ts';
@@ -44,16 +46,17 @@ export async function startWorkerProcess(options: {
     // Not fatal: tasks fail with engine_error (and are retried per policy) until the engine is back.
     logger.error({ err: error }, 'container engine unreachable at start');
   }
-  const queue = createTaskQueue(boss, runners.callbacks);
+  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  const label = await instanceLabel(pool, config.instance);
   const maintenance = startMaintenance({
-    pool, queue, engine, runners, logger, leaseMs: config.leaseMs, retentionMs: config.retentionMs, instanceLabel: config.instance,
+    pool, lifecycle, engine, logger, leaseMs: config.leaseMs, retentionMs: config.retentionMs, instanceLabel: label,
   });
-  const runTask = createRunTask({ pool, engine, runners, logger, queue, logLimitBytes: config.logLimitBytes, instanceLabel: config.instance });
+  const runTask = createRunTask({ pool, lifecycle, engine, runners, logger, logLimitBytes: config.logLimitBytes, instanceLabel: label });
   const consumer = await startTaskConsumer({
-    boss, pool, events, runTask, runners, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
+    boss, lifecycle, events, runTask, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
   });
   await startCallbackSender({ boss, pool, settings: runners.callbacks, logger, ...(options.lookup === undefined ? {} : { lookup: options.lookup }) });
-  logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size }, 'worker started');
+  logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size, instance: label }, 'worker started');
   return {
     async stop() {
       await consumer.stop(config.shutdownGraceMs);

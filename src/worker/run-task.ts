@@ -1,21 +1,17 @@
 /**
- * One attempt of one task: claim it (queued → running), run it in a fresh container, settle the
- * outcome (settle-attempt.ts). Every write after the claim is fenced by the attempt number.
+ * One attempt of one task: claim it (queued → running), run it in a fresh container, and hand
+ * the outcome to the lifecycle (tasks/task-lifecycle.ts), which owns every status change.
  *
  * Failures of the task (exit code, timeout, output) and of the engine become the attempt's result.
  * Failures of Berth's own infrastructure (database) are thrown to the job handler.
  */
-import { retryWhileUnavailable, withTransaction, type Pool } from '../db.ts';
+import { isDatabaseUnavailable, retryWhileUnavailable, type Pool } from '../db.ts';
 import { EngineError, type ContainerEngine, type ContainerSpec } from '../engine/container-engine.ts';
 import type { Logger } from '../logger.ts';
-import { jobExpirySeconds, type TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
-import { insertAttempt } from '../tasks/attempt-store.ts';
-import { replaceLog } from '../tasks/log-store.ts';
-import { claimTask, claimUnlimitedTask, countRunning, lockQueuedTask, lockRunner, type ClaimedTask } from '../tasks/task-store.ts';
-import { engineErrorResult, judgeOutcome, type AttemptVerdict } from './attempt-verdict.ts';
-import { LogStreamer } from './log-streamer.ts';
-import { settleFinal, settleFinished, settleInterrupted, type Settlement } from './settle-attempt.ts';
+import { LogStreamer } from '../tasks/log-streamer.ts';
+import type { AttemptResult, ClaimedTask, Settlement, TaskLifecycle } from '../tasks/task-lifecycle.ts';
+import { engineErrorResult, judgeOutcome, unstorableOutputResult, type AttemptVerdict } from './attempt-verdict.ts';
 
 export const LABELS = {
   managedBy: 'berth.managed-by',
@@ -34,20 +30,18 @@ export class AttemptStopped extends Error {
   }
 }
 
-// A claim that finds its runner at its concurrency limit puts the task back for this long.
-const BUSY_RETRY_MS = 1_000;
 // How long a finished attempt keeps trying to record its result while the database is down.
 const SETTLE_RETRY_MS = 5 * 60_000;
 
 export interface RunTaskDeps {
   readonly pool: Pool;
-  readonly queue: TaskQueue;
+  readonly lifecycle: TaskLifecycle;
   readonly engine: ContainerEngine;
   readonly runners: RunnersConfig;
   readonly logger: Logger;
   readonly logLimitBytes: number;
-  /** Value of the berth.managed-by label; lets tests tell their containers apart. */
-  readonly instanceLabel?: string;
+  /** Value of the berth.managed-by label: this deployment's, so no other deployment sweeps its containers. */
+  readonly instanceLabel: string;
 }
 
 /** Called once the attempt is claimed, with its number: the caller tracks it (heartbeats, cancel). */
@@ -56,11 +50,10 @@ export type OnClaimed = (attempt: number) => void;
 export type RunTask = (taskId: string, jobId: string, signal: AbortSignal, onClaimed: OnClaimed) => Promise<void>;
 
 export function createRunTask(deps: RunTaskDeps): RunTask {
-  const limitedRunners = [...deps.runners.runners.values()].filter((r) => r.concurrency !== undefined).map((r) => r.name);
   return async (taskId, jobId, signal, onClaimed) => {
-    const claim = await claimAttempt(deps, limitedRunners, taskId, jobId);
+    const claim = await deps.lifecycle.claim(taskId, jobId);
     if (claim === null) {
-      deps.logger.debug({ taskId }, 'task is not runnable now (no longer queued, or its runner is busy)');
+      deps.logger.debug({ taskId }, 'task is not claimable now (final, claimed, not yet due, or parked until its runner has a free slot)');
       return;
     }
     onClaimed(claim.attempt);
@@ -69,8 +62,7 @@ export function createRunTask(deps: RunTaskDeps): RunTask {
     if (runner === undefined) {
       // The API accepted it under a configuration this worker does not have.
       log.error('runner is not in this worker\'s configuration');
-      const result = engineErrorResult(new EngineError('create_failed', `runner '${claim.runner}' is not in this worker's configuration`));
-      await withTransaction(deps.pool, (client) => settleFinal(client, deps.queue, claim, result));
+      await deps.lifecycle.settle(claim, engineErrorResult(new EngineError('create_failed', `runner '${claim.runner}' is not in this worker's configuration`)));
       return;
     }
     const streamer = new LogStreamer({ pool: deps.pool, taskId, attempt: claim.attempt, limitBytes: deps.logLimitBytes, logger: log });
@@ -94,13 +86,14 @@ export function createRunTask(deps: RunTaskDeps): RunTask {
       await streamer.close();
     }
     // The container's work is done; a database restart must not lose its result.
-    const settlement = await retryWhileUnavailable(() => withTransaction(deps.pool, async (client): Promise<Settlement> => {
-      if (!streamer.complete) await replaceLog(client, taskId, claim.attempt, stderr);
-      if (verdict.kind === 'finished') return settleFinished(client, deps.queue, runner, claim, verdict.result);
+    const logTail = streamer.complete ? undefined : stderr;
+    const settlement = await retryWhileUnavailable(async (): Promise<Settlement> => {
+      if (verdict.kind === 'finished') return settleResult(deps, claim, verdict.result, logTail, log);
       const reason: unknown = signal.reason;
-      if (reason instanceof AttemptStopped && reason.kind === 'shutdown') return settleInterrupted(client, deps.queue, runner, claim);
+      if (reason instanceof AttemptStopped && reason.kind === 'shutdown') return deps.lifecycle.interrupt(claim, logTail);
+      if (logTail !== undefined) await deps.lifecycle.keepLog(claim, logTail);
       return 'superseded';
-    }), SETTLE_RETRY_MS, (error) => log.warn({ err: error }, 'database unavailable; retrying to record the result'));
+    }, SETTLE_RETRY_MS, (error) => log.warn({ err: error }, 'database unavailable; retrying to record the result'));
     if (settlement === 'superseded') log.info('attempt ended after its task was cancelled or taken over; result discarded');
     else log.info({ settlement, ...(verdict.kind === 'finished' ? { status: verdict.result.status, errorCode: verdict.result.errorCode } : {}) }, 'attempt finished');
   };
@@ -125,29 +118,19 @@ async function removeLeftover(deps: RunTaskDeps, claim: ClaimedTask, signal: Abo
   return false;
 }
 
-/** Claims the task for a new attempt, unless it is no longer queued or its runner is at its concurrency limit. */
-async function claimAttempt(deps: RunTaskDeps, limitedRunners: readonly string[], taskId: string, jobId: string): Promise<ClaimedTask | null> {
-  // Most runners have no limit: then one statement claims the task, a round trip instead of five.
-  const claim = await claimUnlimitedTask(deps.pool, taskId, jobId, limitedRunners);
-  if (claim !== null || limitedRunners.length === 0) return claim;
-  return withTransaction(deps.pool, async (client) => {
-    const queued = await lockQueuedTask(client, taskId);
-    if (queued === null) return null;
-    const runner = deps.runners.runners.get(queued.runner);
-    if (runner?.concurrency !== undefined) {
-      await lockRunner(client, runner.name);
-      if ((await countRunning(client, runner.name)) >= runner.concurrency) {
-        await deps.queue.enqueue(client, taskId, {
-          runner: runner.name, expireInSeconds: jobExpirySeconds(runner.timeoutMs), priority: queued.priority,
-          startAfter: new Date(Date.now() + BUSY_RETRY_MS),
-        });
-        return null;
-      }
-    }
-    const claim = await claimTask(client, taskId, jobId);
-    if (claim !== null) await insertAttempt(client, taskId, claim.attempt);
-    return claim;
-  });
+/**
+ * Records the attempt's result. A write the database refuses for what the result holds (output it
+ * cannot store, say) is not an outage: it is logged once, and the task ends as invalid_output in
+ * this attempt rather than sitting running until the sweeper calls its worker lost.
+ */
+async function settleResult(deps: RunTaskDeps, claim: ClaimedTask, result: AttemptResult, logTail: Buffer | undefined, log: Logger): Promise<Settlement> {
+  try {
+    return await deps.lifecycle.settle(claim, result, logTail);
+  } catch (error) {
+    if (isDatabaseUnavailable(error) || result.outputJson === null) throw error;
+    log.error({ err: error }, 'the database refused the attempt\'s output; the task fails as invalid_output');
+    return deps.lifecycle.settle(claim, unstorableOutputResult(error), logTail);
+  }
 }
 
 function containerSpec(claim: ClaimedTask, runner: Runner, deps: RunTaskDeps): ContainerSpec {
@@ -157,7 +140,7 @@ function containerSpec(claim: ClaimedTask, runner: Runner, deps: RunTaskDeps): C
     command: runner.command,
     env: { ...runner.env, BERTH_TASK_ID: claim.id, BERTH_RUNNER: runner.name, BERTH_ATTEMPT: String(claim.attempt) },
     labels: {
-      [LABELS.managedBy]: deps.instanceLabel ?? 'berth',
+      [LABELS.managedBy]: deps.instanceLabel,
       [LABELS.taskId]: claim.id,
       [LABELS.runner]: runner.name,
       [LABELS.attempt]: String(claim.attempt),

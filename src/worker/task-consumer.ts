@@ -6,13 +6,11 @@
  * - shutdown: stop taking jobs, let running attempts finish within the grace period, then stop
  *   them (their containers are killed and removed, and the tasks are queued again).
  */
-import type { PgBoss } from 'pg-boss';
-import type { Pool } from '../db.ts';
+import type { Job, PgBoss } from 'pg-boss';
 import type { Logger } from '../logger.ts';
 import { RUN_TASK_QUEUE, type RunTaskJob } from '../queue.ts';
-import type { RunnersConfig } from '../runners/runner.ts';
 import type { TaskEvents } from '../task-events.ts';
-import { heartbeat } from '../tasks/task-store.ts';
+import type { TaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { AttemptStopped, type RunTask } from './run-task.ts';
 
 export interface TaskConsumer {
@@ -27,15 +25,11 @@ interface RunningAttempt {
   readonly done: Promise<void>;
 }
 
-// pg-boss needs a limit for runners without one; this is "no limit" in practice.
-const UNLIMITED = 1_000_000;
-
 export async function startTaskConsumer(deps: {
   boss: PgBoss;
-  pool: Pool;
+  lifecycle: TaskLifecycle;
   events: TaskEvents;
   runTask: RunTask;
-  runners: RunnersConfig;
   concurrency: number;
   heartbeatMs: number;
   logger: Logger;
@@ -55,7 +49,7 @@ export async function startTaskConsumer(deps: {
     const held = [...running.values()].flatMap((r) => (r.attempt === undefined ? [] : [{ id: r.taskId, attempt: r.attempt }]));
     if (held.length === 0) return;
     try {
-      const still = await heartbeat(deps.pool, held);
+      const still = await deps.lifecycle.heartbeat(held);
       for (const { id } of held) {
         if (!still.has(id)) stopAttempt(id, new AttemptStopped('superseded', 'the attempt no longer holds its task'));
       }
@@ -65,36 +59,43 @@ export async function startTaskConsumer(deps: {
     }
   }
 
-  await deps.boss.work<RunTaskJob>(
-    RUN_TASK_QUEUE,
-    {
-      localConcurrency: deps.concurrency,
-      batchSize: 1,
-      pollingIntervalSeconds: 2,
-      // NOTIFY wakes workers for new jobs; this poll finds jobs whose runner limit has freed up.
-      notifyPollingIntervalSeconds: 2,
-      groupConcurrency: { default: UNLIMITED, tiers: runnerLimits(deps.runners) },
-    },
-    async (jobs) => {
-      for (const job of jobs) {
-        const controller = new AbortController();
-        // pg-boss aborts job.signal when it gives up on the job; Berth aborts for its own reasons.
-        const signal = AbortSignal.any([job.signal, controller.signal]);
-        const entry: RunningAttempt = {
-          taskId: job.data.taskId,
-          attempt: undefined,
-          controller,
-          done: deps.runTask(job.data.taskId, job.id, signal, (attempt) => { entry.attempt = attempt; }),
-        };
-        running.set(job.id, entry);
+  async function handle(job: Job<RunTaskJob>): Promise<void> {
+    const controller = new AbortController();
+    // pg-boss aborts job.signal when it gives up on the job; Berth aborts for its own reasons.
+    const signal = AbortSignal.any([job.signal, controller.signal]);
+    const entry: RunningAttempt = {
+      taskId: job.data.taskId,
+      attempt: undefined,
+      controller,
+      done: deps.runTask(job.data.taskId, job.id, signal, (attempt) => { entry.attempt = attempt; }),
+    };
+    running.set(job.id, entry);
+    try {
+      await entry.done;
+    } finally {
+      running.delete(job.id);
+    }
+  }
+
+  // One pg-boss worker per slot, each with its own id: a slot that has just run a job asks for
+  // the next one at once (notifyWorker) instead of waiting out the poll, so a queued backlog
+  // drains at the engine's pace. A fetch that finds nothing falls back to NOTIFY and the poll,
+  // which finds jobs whose start time has come.
+  for (let slot = 0; slot < deps.concurrency; slot += 1) {
+    let workerId: string | undefined;
+    workerId = await deps.boss.work<RunTaskJob>(
+      RUN_TASK_QUEUE,
+      { localConcurrency: 1, batchSize: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 },
+      async ([job]) => {
+        if (job === undefined) return;
         try {
-          await entry.done;
+          await handle(job);
         } finally {
-          running.delete(job.id);
+          if (workerId !== undefined) deps.boss.notifyWorker(workerId);
         }
-      }
-    },
-  );
+      },
+    );
+  }
 
   return {
     async stop(graceMs) {
@@ -113,8 +114,4 @@ export async function startTaskConsumer(deps: {
       }
     },
   };
-}
-
-function runnerLimits(runners: RunnersConfig): Record<string, number> {
-  return Object.fromEntries([...runners.runners.values()].flatMap((r) => (r.concurrency === undefined ? [] : [[r.name, r.concurrency]])));
 }

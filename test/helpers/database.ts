@@ -37,6 +37,8 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `berth_test_${randomBytes(6).toString('hex')}`;
   await withAdmin((c) => c.query(`create database ${name} template ${TEMPLATE_DATABASE}`));
+  // A clone would share the template's deployment id; each test database is a deployment of its own.
+  await queryDatabase(databaseUrl(name), 'update berth.deployment set id = gen_random_uuid()');
   return {
     name,
     url: databaseUrl(name),

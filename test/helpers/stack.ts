@@ -14,6 +14,7 @@ import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.t
 import { loadRunnersFile } from '../../src/runners/load-runners.ts';
 import type { RunnersConfig } from '../../src/runners/runner.ts';
 import { startTaskEvents, type TaskEvents } from '../../src/task-events.ts';
+import { createTaskLifecycle } from '../../src/tasks/task-lifecycle.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
 import { createTaskWatch } from '../../src/tasks/task-watch.ts';
 import { createWebhookService } from '../../src/webhooks/webhook-service.ts';
@@ -50,7 +51,8 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   const engine = createDockerEngine({ dockerHost: options.dockerHost });
   const events = await startTaskEvents({ connectionString: database.url, logger: testLogger });
   const shutdown = new AbortController();
-  const tasks = createTaskService({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, checkCallback: createCallbackCheck(runners.callbacks) });
+  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback: createCallbackCheck(runners.callbacks) });
   const app = await buildApp({
     tasks,
     webhooks: createWebhookService({ runners, tasks }),

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { createCallbackCheck } from '../../src/callbacks/callback-check.ts';
 import { createPool, type Pool } from '../../src/db.ts';
 import { isAppError } from '../../src/errors.ts';
-import { parseWebhookSecret, verifyStandardWebhook } from '../../src/webhooks/verify-signature.ts';
+import { parseWebhookSecret, verifyStandardWebhook } from '../../src/webhook-signatures.ts';
 import { spawnBerth, waitForFinal, waitForStatus, type BerthProcess } from '../helpers/berth-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';

@@ -6,12 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createDockerEngine } from '../../src/engine/docker-engine.ts';
-import { createTaskQueue } from '../../src/queue.ts';
 import { appendLog } from '../../src/tasks/log-store.ts';
 import { insertAttempt } from '../../src/tasks/attempt-store.ts';
-import { applyRetention } from '../../src/worker/maintenance.ts';
-import { startApiStack, testLogger, type ApiStack } from '../helpers/stack.ts';
+import { applyRetention } from '../../src/tasks/task-retention.ts';
+import { startApiStack, type ApiStack } from '../helpers/stack.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -131,10 +129,7 @@ describe('retention', () => {
   before(async () => { stack = await startApiStack(); });
   after(async () => { await stack?.close(); });
 
-  const retain = () => applyRetention({
-    pool: stack.pool, queue: createTaskQueue(stack.boss), engine: createDockerEngine({}), runners: stack.runners,
-    logger: testLogger, leaseMs: 30_000, retentionMs: 7 * DAY_MS,
-  });
+  const retain = () => applyRetention(stack.pool, 7 * DAY_MS);
 
   async function finishedDaysAgo(id: string, days: number): Promise<void> {
     await api.cancel(id);

@@ -8,11 +8,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { withTransaction } from '../../src/db.ts';
 import { createTaskQueue } from '../../src/queue.ts';
 import { insertAttempt } from '../../src/tasks/attempt-store.ts';
-import { claimTask, type AttemptResult } from '../../src/tasks/task-store.ts';
-import { settleFinished } from '../../src/worker/settle-attempt.ts';
+import { createTaskLifecycle, type AttemptResult } from '../../src/tasks/task-lifecycle.ts';
+import { claimTask } from '../../src/tasks/task-store.ts';
 import { countQueued, startApiStack, type ApiStack } from '../helpers/stack.ts';
 
 let stack: ApiStack;
@@ -53,21 +52,22 @@ async function jobsOf(taskId: string) {
   return rows;
 }
 
+const lifecycle = () => createTaskLifecycle({ pool: stack.pool, queue: createTaskQueue(stack.boss), runners: stack.runners });
+
 /** What a worker does to take a task: claim it (queued → running) and open its next attempt. */
 async function claimInProcess(taskId: string) {
-  return withTransaction(stack.pool, async (client) => {
-    const claim = await claimTask(client, taskId, randomUUID());
-    assert.ok(claim !== null, 'the task must be claimable');
-    await insertAttempt(client, taskId, claim.attempt);
-    return claim;
-  });
+  // As if a retry's backoff had passed: the lifecycle claims no task before its time.
+  await stack.pool.query('update berth.tasks set next_attempt_at = null where id = $1', [taskId]);
+  const claim = await lifecycle().claim(taskId, randomUUID());
+  assert.ok(claim !== null, 'the task must be claimable');
+  return claim;
 }
 
 /** What a worker does when an attempt ends: settle it with the runner's retry policy. */
 async function settleInProcess(taskId: string, runnerName: string, result: AttemptResult) {
   const claim = await claimInProcess(taskId);
-  const runner = stack.runners.runners.get(runnerName)!;
-  return withTransaction(stack.pool, (client) => settleFinished(client, createTaskQueue(stack.boss), runner, claim, result));
+  assert.equal(claim.runner, runnerName);
+  return lifecycle().settle(claim, result);
 }
 
 /** Resolves once another session's query matching `pattern` (SQL LIKE) waits for a lock. */

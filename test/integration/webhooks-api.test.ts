@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { parseWebhookSecret, signStandardWebhook } from '../../src/webhooks/verify-signature.ts';
+import { parseWebhookSecret, signStandardWebhook } from '../../src/webhook-signatures.ts';
 import { spawnBerth } from '../helpers/berth-process.ts';
 import { countQueued, FIXTURE_RUNNERS, startApiStack, type ApiStack } from '../helpers/stack.ts';
 

@@ -10,7 +10,7 @@ import {
   createGuardedFetch,
   type AddressCategory,
   type Lookup,
-} from '../../src/webhooks/address-guard.ts';
+} from '../../src/address-guard.ts';
 
 test('classifyAddress: IPv4, IPv6 and IPv4 embedded in IPv6', () => {
   const table: [string, AddressCategory][] = [

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { isJsonPointer, jiraEvent, mapInput, parseAsteriskBody, parseJsonBody } from '../../src/webhooks/payloads.ts';
+import { isJsonPointer, mapInput } from '../../src/json-pointer.ts';
+import { jiraEvent, parseAsteriskBody, parseJsonBody } from '../../src/webhooks/payloads.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/webhooks/${name}`, import.meta.url));
 const curlBody = fixture('asterisk-dialplan-curl.txt');

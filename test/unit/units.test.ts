@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDuration, parseSize } from '../../src/runners/units.ts';
+import { parseDuration, parseSize } from '../../src/units.ts';
 
 test('parseDuration reads numbers as seconds', () => {
   assert.equal(parseDuration(30), 30_000);

@@ -8,7 +8,7 @@ import {
   verifyBearerToken,
   verifyJiraSignature,
   verifyStandardWebhook,
-} from '../../src/webhooks/verify-signature.ts';
+} from '../../src/webhook-signatures.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/webhooks/${name}`, import.meta.url));
 const jiraBody = fixture('jira-issue-created.json');

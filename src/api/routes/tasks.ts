@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { TaskService } from '../../tasks/task-service.ts';
-import { isFinal, type TaskWatch } from '../../tasks/task-watch.ts';
+import { isFinal } from '../../tasks/task-status.ts';
+import type { TaskWatch } from '../../tasks/task-watch.ts';
 import {
   MAX_WAIT_SECONDS, Task, TaskBatch, TaskBatchResult, TaskIdParams, TaskListQuery, TaskLogsQuery, TaskPage, TaskSubmission, TaskWaitQuery,
 } from '../../tasks/task-schemas.ts';

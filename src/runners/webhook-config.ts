@@ -3,13 +3,13 @@
  * check (runner-config-schema.ts): secrets expanded from ${VAR}, the runner each webhook starts
  * checked against the runners section, JSON Pointers and URLs checked, keys decoded.
  */
-import type { Env } from '../runners/env-interpolation.ts';
-import { expand } from '../runners/env-interpolation.ts';
-import type { CallbackSettings, Webhook, WebhookSource } from '../runners/runner.ts';
-import { parseDuration } from '../runners/units.ts';
-import { createAllowList } from './address-guard.ts';
-import { isJsonPointer } from './payloads.ts';
-import { parseWebhookSecret } from './verify-signature.ts';
+import type { Env } from './env-interpolation.ts';
+import { expand } from './env-interpolation.ts';
+import type { CallbackSettings, Webhook, WebhookSource } from './runner.ts';
+import { parseDuration } from '../units.ts';
+import { createAllowList } from '../address-guard.ts';
+import { isJsonPointer } from '../json-pointer.ts';
+import { parseWebhookSecret } from '../webhook-signatures.ts';
 
 export interface SectionContext {
   readonly env: Env;

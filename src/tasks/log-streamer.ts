@@ -6,7 +6,7 @@
 import type { Pool } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { publishTaskEvent } from '../task-events.ts';
-import { appendLog } from '../tasks/log-store.ts';
+import { appendLog } from './log-store.ts';
 
 const FLUSH_MS = 200;
 

@@ -1,0 +1,255 @@
+/**
+ * The one owner of a task's life. Every status change is one of the transitions of
+ * task-status.ts, made here in one transaction: submit, claim, settle, interrupt, reclaim and
+ * cancel. What must follow a change happens in the same transaction, in one place each:
+ * - a job for every task that becomes queued (jobFor builds its options);
+ * - a freed slot of a runner with a concurrency limit goes to its best parked task;
+ * - a final status queues the task's callback and tells every process (afterFinal).
+ *
+ * Callers (the API's task service, the worker) decide *when*; this module decides *what*. Every
+ * write on behalf of an attempt is fenced by that attempt (task-store.ts), so an attempt that lost
+ * its claim changes nothing. What this module does not do: run containers, or judge their outcome.
+ */
+import { withTransaction, type Pool, type PoolClient } from '../db.ts';
+import type { EnqueueOptions, TaskQueue } from '../queue.ts';
+import type { Runner, RunnersConfig } from '../runners/runner.ts';
+import { publishTaskEvent } from '../task-events.ts';
+import { countFailedAttempts, endAttempt, insertAttempt } from './attempt-store.ts';
+import { recordWebhookDelivery } from './delivery-store.ts';
+import { recordIdempotencyKey } from './idempotency-store.ts';
+import { replaceLog } from './log-store.ts';
+import { isRetryable, retryDelayMs } from './retry-policy.ts';
+import type { Task } from './task-schemas.ts';
+import {
+  cancelTask, claimTask, claimUnlimitedTask, countRunning, findLostAttempts, finishTask, heartbeat, insertTask, insertTasks,
+  liveAttempts, lockQueuedTask, lockRunner, parkTask, requeueTask, unparkTasks,
+  type AttemptResult, type ClaimedTask, type LostAttempt, type NewTask,
+} from './task-store.ts';
+
+export type { AttemptResult, ClaimedTask, LostAttempt, NewTask } from './task-store.ts';
+
+/** One running attempt, as the worker or the sweeper holds it. */
+export interface AttemptRef {
+  readonly id: string;
+  readonly runner: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: number;
+}
+
+/** How an attempt's end was recorded: superseded means it no longer held its task, and changed nothing. */
+export type Settlement = 'finished' | 'retrying' | 'requeued' | 'superseded';
+
+export interface SubmissionKeys {
+  readonly idempotencyKey?: { readonly key: string; readonly requestHash: string };
+  /** An inbound webhook delivery: a redelivery returns the task the first one created. */
+  readonly delivery?: { readonly webhook: string; readonly id: string };
+}
+
+export type KeyedSubmission = { readonly task: Task } | { readonly replayOf: { readonly taskId: string; readonly requestHash: string | undefined } };
+
+export interface TaskLifecycle {
+  /** new → queued, all or nothing; the tasks come back in the order given. */
+  submit(tasks: readonly NewTask[]): Promise<Task[]>;
+  /** new → queued with its keys, or the task those keys were first recorded with. */
+  submitKeyed(task: NewTask, keys: SubmissionKeys): Promise<KeyedSubmission>;
+  /** queued → running for a new attempt; null when not claimable now (final, claimed, not due, or parked for a slot). */
+  claim(taskId: string, jobId: string): Promise<ClaimedTask | null>;
+  /** The attempt's result: a retry when its runner's policy allows one, else the task's end. `logTail` replaces its stored log. */
+  settle(ref: AttemptRef, result: AttemptResult, logTail?: Buffer): Promise<Settlement>;
+  /** The worker stopped the attempt (shutdown): queued again at once, using no retry. */
+  interrupt(ref: AttemptRef, logTail?: Buffer): Promise<Settlement>;
+  /** The attempt ended without a result its task can take (cancelled, taken over): only its log is kept. */
+  keepLog(ref: AttemptRef, logTail: Buffer): Promise<void>;
+  /** The attempt's worker was lost (no heartbeat for the lease): its container is gone, so settle it as an engine error. */
+  reclaim(ref: AttemptRef, message: string): Promise<Settlement>;
+  /** queued | running → cancelled; false when the task is already final (or missing). */
+  cancel(taskId: string): Promise<boolean>;
+  /** Safety net for parked tasks: gives free slots of every limited runner to its parked tasks. Returns how many. */
+  releaseFreeSlots(): Promise<number>;
+  /** Refreshes these attempts' leases; returns the ids of the tasks they still hold. */
+  heartbeat(attempts: readonly { id: string; attempt: number }[]): Promise<Set<string>>;
+  /** Running attempts whose lease ran out: their worker is gone. */
+  findLost(leaseMs: number, limit: number): Promise<LostAttempt[]>;
+  /** Which of these (task, attempt) pairs still hold their task with a live lease, as "id:attempt". */
+  liveAttempts(attempts: readonly { id: string; attempt: number }[], leaseMs: number): Promise<Set<string>>;
+}
+
+export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runners: RunnersConfig; random?: () => number }): TaskLifecycle {
+  const { pool, queue, runners } = deps;
+  const limited = [...runners.runners.values()].filter((r) => r.concurrency !== undefined);
+  const limitedNames = limited.map((r) => r.name);
+
+  /** The one place a run job's options are made. */
+  function jobFor(runner: string, options: { priority: number; startAfter?: Date | null }): EnqueueOptions {
+    return {
+      runner,
+      expireInSeconds: jobExpirySeconds(runners.runners.get(runner)?.timeoutMs),
+      ...(options.priority === 0 ? {} : { priority: options.priority }),
+      ...(options.startAfter == null ? {} : { startAfter: options.startAfter }),
+    };
+  }
+
+  /** What follows a final status, in the transaction that made it. */
+  async function afterFinal(client: PoolClient, taskId: string, callbackUrl: string | null): Promise<void> {
+    if (callbackUrl !== null) await queue.enqueueCallback(client, taskId);
+    await publishTaskEvent(client, taskId, 'final');
+  }
+
+  /** A task of `runner` left running: a limited runner's freed slot goes to its best parked task. */
+  async function afterLeavingRunning(client: PoolClient, runner: string): Promise<void> {
+    if (!limitedNames.includes(runner)) return;
+    // Serialised with claims (claimLimited), so a claim that parks a task either sees this slot
+    // free or is seen by this unpark: no parked task can wait beside a free slot.
+    await lockRunner(client, runner);
+    for (const next of await unparkTasks(client, runner, 1)) {
+      await queue.enqueue(client, next.id, jobFor(runner, { priority: next.priority }));
+    }
+  }
+
+  async function finish(client: PoolClient, ref: AttemptRef, result: AttemptResult): Promise<Settlement> {
+    const finished = await finishTask(client, ref.id, ref.attempt, result);
+    if (finished === null) return 'superseded';
+    await afterLeavingRunning(client, ref.runner);
+    await afterFinal(client, ref.id, finished.callbackUrl);
+    return 'finished';
+  }
+
+  async function requeue(client: PoolClient, ref: AttemptRef, delayMs: number, outcome: Settlement): Promise<Settlement> {
+    const requeued = await requeueTask(client, ref.id, ref.attempt, delayMs);
+    if (requeued === null) return 'superseded';
+    await queue.enqueue(client, ref.id, jobFor(ref.runner, { priority: ref.priority, startAfter: requeued.startAfter }));
+    await afterLeavingRunning(client, ref.runner);
+    await publishTaskEvent(client, ref.id, 'status');
+    return outcome;
+  }
+
+  async function settleIn(client: PoolClient, ref: AttemptRef, result: AttemptResult): Promise<Settlement> {
+    const runner: Runner | undefined = runners.runners.get(ref.runner);
+    if (runner !== undefined && result.status === 'failed' && result.errorCode !== null && isRetryable(result.errorCode)) {
+      await endAttempt(client, ref.id, ref.attempt, { exitCode: result.exitCode, errorCode: result.errorCode, errorMessage: result.errorMessage });
+      const failures = await countFailedAttempts(client, ref.id);
+      if (failures < ref.maxAttempts) return requeue(client, ref, retryDelayMs(runner.retries, failures, deps.random), 'retrying');
+    }
+    return finish(client, ref, result);
+  }
+
+  async function claimLimited(client: PoolClient, taskId: string, jobId: string): Promise<ClaimedTask | null> {
+    const queued = await lockQueuedTask(client, taskId);
+    if (queued === null) return null;
+    const limit = runners.runners.get(queued.runner)?.concurrency;
+    if (limit !== undefined) {
+      await lockRunner(client, queued.runner);
+      if ((await countRunning(client, queued.runner)) >= limit) {
+        // No job churns while the runner is full: the task waits without one, and the next
+        // attempt of this runner to end hands it a job (afterLeavingRunning).
+        await parkTask(client, taskId);
+        return null;
+      }
+    }
+    const claim = await claimTask(client, taskId, jobId);
+    if (claim !== null) await insertAttempt(client, taskId, claim.attempt);
+    return claim;
+  }
+
+  return {
+    async submit(tasks) {
+      const inserted = await withTransaction(pool, async (client) => {
+        const rows = await insertTasks(client, tasks);
+        await queue.enqueueMany(client, tasks.map((task) => ({ taskId: task.id, options: jobFor(task.runner, { priority: task.priority, startAfter: task.runAfter }) })));
+        return rows;
+      });
+      const byId = new Map(inserted.map((task) => [task.id, task]));
+      return tasks.map((task) => byId.get(task.id)!);
+    },
+
+    submitKeyed(task, keys) {
+      return withTransaction<KeyedSubmission>(pool, async (client) => {
+        if (keys.idempotencyKey !== undefined) {
+          const existing = await recordIdempotencyKey(client, keys.idempotencyKey.key, keys.idempotencyKey.requestHash, task.id);
+          if (existing !== null) return { replayOf: existing };
+        }
+        if (keys.delivery !== undefined) {
+          const existing = await recordWebhookDelivery(client, keys.delivery.webhook, keys.delivery.id, task.id);
+          if (existing !== null) return { replayOf: { taskId: existing, requestHash: undefined } };
+        }
+        const inserted = await insertTask(client, task);
+        await queue.enqueue(client, task.id, jobFor(task.runner, { priority: task.priority, startAfter: task.runAfter }));
+        return { task: inserted };
+      });
+    },
+
+    async claim(taskId, jobId) {
+      // Most runners have no limit: then one statement claims the task and records its attempt.
+      const claim = await claimUnlimitedTask(pool, taskId, jobId, limitedNames);
+      if (claim !== null || limitedNames.length === 0) return claim;
+      return withTransaction(pool, (client) => claimLimited(client, taskId, jobId));
+    },
+
+    settle(ref, result, logTail) {
+      return withTransaction(pool, async (client) => {
+        if (logTail !== undefined) await replaceLog(client, ref.id, ref.attempt, logTail);
+        return settleIn(client, ref, result);
+      });
+    },
+
+    interrupt(ref, logTail) {
+      return withTransaction(pool, async (client) => {
+        if (logTail !== undefined) await replaceLog(client, ref.id, ref.attempt, logTail);
+        await endAttempt(client, ref.id, ref.attempt, { exitCode: null, errorCode: 'interrupted', errorMessage: 'the worker shut down; queued again' });
+        return requeue(client, ref, 0, 'requeued');
+      });
+    },
+
+    async keepLog(ref, logTail) {
+      await replaceLog(pool, ref.id, ref.attempt, logTail);
+    },
+
+    reclaim(ref, message) {
+      const result: AttemptResult = { status: 'failed', outputJson: null, exitCode: null, errorCode: 'engine_error', errorMessage: message };
+      return withTransaction(pool, (client) => settleIn(client, ref, result));
+    },
+
+    cancel(taskId) {
+      return withTransaction(pool, async (client) => {
+        const cancelled = await cancelTask(client, taskId);
+        if (cancelled === null) return false;
+        if (cancelled.previous === 'running') {
+          await endAttempt(client, taskId, cancelled.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
+          await afterLeavingRunning(client, cancelled.runner);
+        }
+        // The worker running it kills the container when it hears of this ('final').
+        await afterFinal(client, taskId, cancelled.callback_url);
+        return true;
+      });
+    },
+
+    async releaseFreeSlots() {
+      let released = 0;
+      for (const runner of limited) {
+        released += await withTransaction(pool, async (client) => {
+          await lockRunner(client, runner.name);
+          const free = runner.concurrency! - (await countRunning(client, runner.name));
+          if (free <= 0) return 0;
+          const next = await unparkTasks(client, runner.name, free);
+          for (const task of next) await queue.enqueue(client, task.id, jobFor(runner.name, { priority: task.priority }));
+          return next.length;
+        });
+      }
+      return released;
+    },
+
+    heartbeat: (attempts) => heartbeat(pool, attempts),
+    findLost: (leaseMs, limit) => findLostAttempts(pool, leaseMs, limit),
+    liveAttempts: (attempts, leaseMs) => liveAttempts(pool, attempts, leaseMs),
+  };
+}
+
+// Time a job may stay active beyond the runner's own timeout: container create, start and removal.
+const EXPIRY_MARGIN_SECONDS = 120;
+const DEFAULT_TIMEOUT_MS = 300_000;
+
+/** A job outliving this means its worker was lost; it must never expire while the container may still run. */
+function jobExpirySeconds(runnerTimeoutMs: number | undefined): number {
+  return Math.ceil((runnerTimeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000) + EXPIRY_MARGIN_SECONDS;
+}
