@@ -41,6 +41,7 @@ export function createBoss(connectionString: string, role: BossRole): PgBoss {
     max: role === 'worker' ? 4 : 2,
     // The API only enqueues (inside its own transactions); maintenance and LISTEN belong to workers.
     supervise: role === 'worker',
+    superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS,
     schedule: false,
     useListenNotify: role === 'worker',
     instanceName: `berth-${role}`,
@@ -103,9 +104,19 @@ function asBossDb(db: Queryable): { executeSql(text: string, values?: unknown[])
  */
 const RUN_JOB_RETRIES = { retryLimit: 1_000, retryDelay: 1, retryBackoff: true, retryDelayMax: 60 } as const;
 
+/**
+ * A job fetched by a worker that died before its claim committed (killed, or the database went
+ * away under it) would stay active until its expiry, a runner's timeout and more. With a heartbeat
+ * pg-boss fails it within this (plus a supervise interval, below), and its retry comes back. Once
+ * a task is claimed, its own lease (heartbeat_at) is what counts, not the job's.
+ */
+const RUN_JOB_HEARTBEAT_SECONDS = 10;
+const SUPERVISE_INTERVAL_SECONDS = 5;
+
 function jobOptions(options: EnqueueOptions) {
   return {
     expireInSeconds: options.expireInSeconds,
+    heartbeatSeconds: RUN_JOB_HEARTBEAT_SECONDS,
     ...RUN_JOB_RETRIES,
     ...(options.priority === undefined ? {} : { priority: options.priority }),
     ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }),

@@ -60,9 +60,10 @@ export async function startTaskConsumer(deps: {
   }
 
   async function handle(job: Job<RunTaskJob>): Promise<void> {
+    // Only Berth stops an attempt (cancel, lost lease, shutdown), never pg-boss: once the task is
+    // claimed, the job is transport whose heartbeat or expiry says nothing about the attempt.
     const controller = new AbortController();
-    // pg-boss aborts job.signal when it gives up on the job; Berth aborts for its own reasons.
-    const signal = AbortSignal.any([job.signal, controller.signal]);
+    const signal = controller.signal;
     const entry: RunningAttempt = {
       taskId: job.data.taskId,
       attempt: undefined,
