@@ -7,6 +7,7 @@
  *   them (their containers are killed and removed, and the tasks are queued again).
  */
 import type { Job, PgBoss } from 'pg-boss';
+import { isDatabaseUnavailable } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { RUN_TASK_QUEUE, type RunTaskJob } from '../queue.ts';
 import type { TaskEvents } from '../task-events.ts';
@@ -73,6 +74,12 @@ export async function startTaskConsumer(deps: {
     running.set(job.id, entry);
     try {
       await entry.done;
+    } catch (error) {
+      // Handled here: the job fails and pg-boss brings it back. Its task is either still queued
+      // (the claim failed) or running without heartbeats, and then the sweeper takes it back.
+      const level = isDatabaseUnavailable(error) ? 'warn' : 'error';
+      deps.logger[level]({ err: error, taskId: job.data.taskId }, 'running the task failed; its job will be retried');
+      throw error;
     } finally {
       running.delete(job.id);
     }
