@@ -16,6 +16,7 @@ import { createPool } from './db.ts';
 import { startEmbeddedPostgres, type Database } from './embedded-postgres.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { migrate } from './migrate.ts';
+import { StartupError } from './startup-error.ts';
 import { loadRunnersFile } from './runners/load-runners.ts';
 import { startApiProcess } from './api/main.ts';
 import { startWorkerProcess, type Stoppable } from './worker/main.ts';
@@ -129,6 +130,8 @@ main().then(
   (error: unknown) => {
     if (error instanceof ConfigError || (error instanceof Error && error.name === 'EnvConfigError')) {
       process.stderr.write(`${error.message}\n`);
+    } else if (error instanceof StartupError) {
+      process.stderr.write(`berth: ${error.message}\n`);
     } else {
       process.stderr.write(`berth: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     }
