@@ -27,7 +27,12 @@ export interface SpawnOptions {
 }
 
 export function spawnBerth(args: readonly string[], env: Record<string, string>, options: SpawnOptions = {}): BerthProcess {
-  const child = spawn(process.execPath, [options.cli ?? CLI, ...args], {
+  return spawnBerthCommand(process.execPath, [options.cli ?? CLI, ...args], env, options);
+}
+
+/** Like spawnBerth, for a command that ends up running Berth (scripts/run.sh). */
+export function spawnBerthCommand(command: string, args: readonly string[], env: Record<string, string>, options: SpawnOptions = {}): BerthProcess {
+  const child = spawn(command, args, {
     env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
