@@ -26,4 +26,7 @@ test('every file package.json names exists after npm run build', async () => {
   assert.ok(named.includes('dist/cli.js'), 'the berth binary is dist/cli.js');
   const missing = named.filter((file) => !existsSync(path.join(ROOT, file)));
   assert.deepEqual(missing, [], 'package.json names files the build does not make');
+  // The built binary runs, and finds package.json from dist/ as it does from src/.
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--version']);
+  assert.equal(stdout, `${String(manifest['version'])}\n`);
 });
