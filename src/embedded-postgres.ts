@@ -71,6 +71,7 @@ async function start(options: { dataDir: string; port: number; logger: Logger })
   }
   try {
     const password = secret.legacy ? await replaceLegacyPassword(port, clusterDir) : secret.password;
+    if (secret.legacy) logger.info({ clusterDir }, 'gave the embedded PostgreSQL a random password in place of the fixed one of older Berth versions');
     const url = databaseUrl(port, password, DATABASE);
     await ensureDatabase(port, password);
     logger.info({ port, databaseDir: clusterDir, pid: server.pid }, 'embedded PostgreSQL started');
