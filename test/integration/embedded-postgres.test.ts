@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, chown, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The real uid a process runs as, from /proc. */
+async function ownerOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+}
+
 async function refusesConnections(port: number): Promise<boolean> {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 5_000 });
   client.on('error', () => undefined);
@@ -120,7 +126,13 @@ test('a fresh clone in a 0700 home: start runs a task on the embedded PostgreSQL
   await writeFile(path.join(checkout, 'firstrun.yaml'), RUNNERS);
   const { berth, url, pid, pgPort, databaseDir } = await startBerth(defer, checkout, 'start', { DOCKER_HOST });
   assert.ok(isAlive(pid), `the embedded PostgreSQL's pid ${pid} must be alive`);
-  if (!IS_ROOT) assert.equal(databaseDir, path.join(checkout, '.berth', 'postgres'));
+  if (IS_ROOT) {
+    // The postgres user cannot enter the 0700 home, so the data went where it can.
+    assert.match(databaseDir, /^\/var\/lib\/berth\/embedded-postgres\/data-[0-9a-f]{12}$/);
+    assert.notEqual(await ownerOf(pid), 0, 'PostgreSQL must not run as root');
+  } else {
+    assert.equal(databaseDir, path.join(checkout, '.berth', 'postgres'));
+  }
 
   const task = await submit(url, 'echo', { hello: 'first run' });
   const final = await waitForFinal(url, String(task['id']));
