@@ -161,7 +161,7 @@ export async function startServer(options: {
     const timer = setTimeout(() => child.kill('SIGQUIT'), STOP_DEADLINE_MS);
     await exited;
     clearTimeout(timer);
-    logger.info({ pid: child.pid }, 'embedded PostgreSQL stopped');
+    logger.info({ postgresPid: child.pid }, 'embedded PostgreSQL stopped');
   };
 
   const deadline = Date.now() + START_DEADLINE_MS;

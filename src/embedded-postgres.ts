@@ -74,7 +74,8 @@ async function start(options: { dataDir: string; port: number; logger: Logger })
     if (secret.legacy) logger.info({ clusterDir }, 'gave the embedded PostgreSQL a random password in place of the fixed one of older Berth versions');
     const url = databaseUrl(port, password, DATABASE);
     await ensureDatabase(port, password);
-    logger.info({ port, databaseDir: clusterDir, pid: server.pid }, 'embedded PostgreSQL started');
+    // Not `pid`: pino's own field names Berth's process.
+    logger.info({ port, databaseDir: clusterDir, postgresPid: server.pid }, 'embedded PostgreSQL started');
     return { url, stop: server.stop };
   } catch (error) {
     await server.stop();

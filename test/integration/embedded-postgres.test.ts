@@ -105,7 +105,7 @@ async function startBerth(defer: Defer, checkout: string, command: string, env: 
     if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGQUIT');
   });
   const started = await berth.waitForLog('embedded PostgreSQL started', 180_000);
-  pid = Number(started['pid']);
+  pid = Number(started['postgresPid']);
   assert.ok(Number.isInteger(pid) && pid > 0, `the start log names the server's pid: ${JSON.stringify(started)}`);
   const databaseDir = String(started['databaseDir']);
   // Data placed outside the clone (root, unreachable home) is this test's to remove too.
@@ -188,7 +188,7 @@ test('serve and worker started together on one data folder share one embedded Po
   await worker.waitForLog('worker started', 120_000);
   const owner = serve.output().includes('"embedded PostgreSQL started"') ? serve : worker;
   const other = owner === serve ? worker : serve;
-  pid = Number((await owner.waitForLog('embedded PostgreSQL started'))['pid']);
+  pid = Number((await owner.waitForLog('embedded PostgreSQL started'))['postgresPid']);
   await other.waitForLog('using the embedded PostgreSQL already running');
 
   const final = await waitForFinal(url, String((await submit(url, 'echo', { together: true }))['id']));
