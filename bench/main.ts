@@ -13,7 +13,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ensureBusyboxImage } from '../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from '../scripts/busybox-image.ts';
 import { spawnBerth, startApi, type BerthChild } from './berth-process.ts';
 import { adminUrl, createBenchDatabase, type BenchDatabase } from './database.ts';
 import { BackendPids } from './cpu-meter.ts';

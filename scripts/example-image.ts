@@ -2,7 +2,7 @@
  * Makes the example runners' image (berth/busybox:1) on the engine at DOCKER_HOST, from the
  * machine's static busybox: no registry is needed.
  */
-import { ensureBusyboxImage } from '../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from './busybox-image.ts';
 
 const IMAGE = 'berth/busybox:1';
 await ensureBusyboxImage(process.env['DOCKER_HOST'] || undefined, IMAGE);

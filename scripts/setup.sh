@@ -2,13 +2,16 @@
 # Set-up shared by scripts/run.sh and scripts/test.sh (and so CI): everything Berth needs on a
 # fresh Debian machine, installed and started only where it is missing. Idempotent.
 #
-#   source scripts/setup.sh <engines>     engines: comma list of docker,podman
+#   source scripts/setup.sh <engines>     engines: comma list of docker,podman (default docker);
+#                                         "" installs and starts none: the engine DOCKER_HOST names
+#                                         must already answer
 #
 # Afterwards PATH has Node >= 22.12 and node_modules is installed.
 set -euo pipefail
 
 berth_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-engines="${1:-docker}"
+# Only a missing argument means docker: run.sh passes "" when DOCKER_HOST is set.
+engines="${1-docker}"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -66,6 +69,17 @@ wait_for_socket() {
   log "$name did not answer on $socket; see its log in /tmp"; return 1
 }
 
+# DOCKER_HOST names an engine Berth does not manage: check that it answers (unix sockets only;
+# tcp:// and ssh:// are left to Berth, which reports an unreachable engine itself).
+check_docker_host() {
+  case "$DOCKER_HOST" in
+    unix://*)
+      curl -sf --unix-socket "${DOCKER_HOST#unix://}" http://engine/_ping >/dev/null 2>&1 && return 0
+      log "no container engine answers at DOCKER_HOST=$DOCKER_HOST: start it, or unset DOCKER_HOST to use Docker"
+      return 1 ;;
+  esac
+}
+
 ensure_docker() {
   if curl -sf --unix-socket /var/run/docker.sock http://engine/_ping >/dev/null 2>&1; then return 0; fi
   command -v dockerd >/dev/null || { log "installing docker.io"; apt_install docker.io; }
@@ -99,6 +113,7 @@ command -v curl >/dev/null || apt_install curl
 ensure_node
 ensure_packages
 ensure_busybox
+if [ -z "$engines" ] && [ -n "${DOCKER_HOST:-}" ]; then check_docker_host; fi
 for engine in ${engines//,/ }; do
   case "$engine" in
     docker) ensure_docker ;;

@@ -9,46 +9,43 @@
  *   berth migrate          apply database migrations and exit
  *   berth config check     validate the runners file and exit
  *   --config <file>        runners file (default: $BERTH_CONFIG, else ./berth.yaml)
+ *   --help, --version
+ * (the command line itself: cli-args.ts)
  */
+import { readFile } from 'node:fs/promises';
+import { parseCommandLine, USAGE, type Command } from './cli-args.ts';
 import { loadConfig, type Config } from './config.ts';
 import { ConfigError } from './config-error.ts';
 import { createPool } from './db.ts';
 import { startEmbeddedPostgres, type Database } from './embedded-postgres.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { migrate } from './migrate.ts';
+import { StartupError } from './startup-error.ts';
 import { loadRunnersFile } from './runners/load-runners.ts';
 import { startApiProcess } from './api/main.ts';
 import { startWorkerProcess, type Stoppable } from './worker/main.ts';
 
-const USAGE = `usage: berth <serve|worker|start|migrate|config check> [--config <file>]`;
-
-interface Args {
-  readonly command: string;
-  readonly runnersFile: string | undefined;
-}
-
-function parseArgs(argv: readonly string[]): Args {
-  const words: string[] = [];
-  let runnersFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--config') runnersFile = argv[++i];
-    else if (arg.startsWith('--config=')) runnersFile = arg.slice('--config='.length);
-    else if (arg === '--help' || arg === '-h') words.push('help');
-    else words.push(arg);
-  }
-  return { command: words.join(' '), runnersFile };
-}
-
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  if (args.command === 'help' || args.command === '') {
-    process.stdout.write(`${USAGE}\n`);
-    return args.command === 'help' ? 0 : 2;
+  const line = parseCommandLine(process.argv.slice(2));
+  switch (line.kind) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`${await packageVersion()}\n`);
+      return 0;
+    case 'usage-error':
+      process.stderr.write(`berth: ${line.problem}\n${USAGE}\n`);
+      return 2;
+    case 'run':
+      return run(line.command, line.runnersFile);
   }
-  const config = loadConfig(process.env, args.runnersFile === undefined ? {} : { runnersFile: args.runnersFile });
+}
+
+async function run(command: Command, runnersFile: string | undefined): Promise<number> {
+  const config = loadConfig(process.env, runnersFile === undefined ? {} : { runnersFile });
   const logger = createLogger(config.logLevel, 'berth');
-  switch (args.command) {
+  switch (command) {
     case 'config check':
       return checkConfig(config);
     case 'migrate':
@@ -56,11 +53,14 @@ async function main(): Promise<number> {
     case 'serve':
     case 'worker':
     case 'start':
-      return serve(args.command, config, logger);
-    default:
-      process.stderr.write(`unknown command '${args.command}'\n${USAGE}\n`);
-      return 2;
+      return serve(command, config, logger);
   }
+}
+
+/** From package.json, one folder up both from src/ and from the built dist/. */
+async function packageVersion(): Promise<string> {
+  const manifest = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
 async function checkConfig(config: Config): Promise<number> {
@@ -129,6 +129,8 @@ main().then(
   (error: unknown) => {
     if (error instanceof ConfigError || (error instanceof Error && error.name === 'EnvConfigError')) {
       process.stderr.write(`${error.message}\n`);
+    } else if (error instanceof StartupError) {
+      process.stderr.write(`berth: ${error.message}\n`);
     } else {
       process.stderr.write(`berth: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     }

@@ -4,16 +4,19 @@
  * and leave range rules (positive, upper bounds) and error wording to the caller.
  */
 
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
 
-/** A duration string is one or more "<number><unit>" terms with no separators (Go style). */
-const DURATION = /^(?:(?:\d+(?:\.\d+)?|\.\d+)(?:ms|h|m|s))+$/;
-const DURATION_TERM = /(\d+(?:\.\d+)?|\.\d+)(ms|h|m|s)/g;
+/**
+ * A duration string is one or more "<number><unit>" terms with no separators (Go style), plus
+ * days ("7d"), which retention periods are naturally given in; a day is 24 hours.
+ */
+const DURATION = /^(?:(?:\d+(?:\.\d+)?|\.\d+)(?:ms|d|h|m|s))+$/;
+const DURATION_TERM = /(\d+(?:\.\d+)?|\.\d+)(ms|d|h|m|s)/g;
 
 /**
  * A duration in whole milliseconds (rounded), or undefined when `value` is not a non-negative
  * duration. A number is seconds (the unit of the classic dispatcher's `timeout`); a string needs
- * explicit units ("30s", "5m", "1h30m", "500ms", "1.5s"): a bare "30" is refused, because readers
+ * explicit units ("30s", "5m", "1h30m", "500ms", "1.5s", "7d"): a bare "30" is refused, because readers
  * disagree on whether it means seconds or milliseconds.
  */
 export function parseDuration(value: number | string): number | undefined {

@@ -5,7 +5,7 @@
  */
 import { PgBoss } from 'pg-boss';
 import { createPool } from '../src/db.ts';
-import { ensureBusyboxImage } from '../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from '../scripts/busybox-image.ts';
 import { migrate } from '../src/migrate.ts';
 import { ensureQueues } from '../src/queue.ts';
 import { createDockerEngine } from '../src/engine/docker-engine.ts';

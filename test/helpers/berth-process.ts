@@ -17,10 +17,27 @@ export interface BerthProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
-export function spawnBerth(args: readonly string[], env: Record<string, string>): BerthProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export interface SpawnOptions {
+  /** Another checkout's src/cli.ts (default: this one's). */
+  readonly cli?: string;
+  readonly cwd?: string;
+  /** Run as this user (the test process must be root). */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+export function spawnBerth(args: readonly string[], env: Record<string, string>, options: SpawnOptions = {}): BerthProcess {
+  return spawnBerthCommand(process.execPath, [options.cli ?? CLI, ...args], env, options);
+}
+
+/** Like spawnBerth, for a command that ends up running Berth (scripts/run.sh). */
+export function spawnBerthCommand(command: string, args: readonly string[], env: Record<string, string>, options: SpawnOptions = {}): BerthProcess {
+  const child = spawn(command, args, {
     env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
   let output = '';
   const lines: Record<string, unknown>[] = [];

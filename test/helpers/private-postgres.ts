@@ -263,7 +263,7 @@ async function writeSettings(dataDir: string, socketDir: string, port: number, o
 }
 
 /** A loopback port the kernel just handed out; free now, which is all that can be promised. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

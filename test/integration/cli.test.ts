@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
@@ -62,5 +63,45 @@ test('invalid environment is reported whole', async () => {
 test('unknown command → usage, exit 2', async () => {
   const result = await berth(['frobnicate']);
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /usage: berth/);
+  assert.match(result.stderr, /^berth: unknown command 'frobnicate'\nusage: berth/);
+  const none = await berth([]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /usage: berth/);
+});
+
+test('an unknown option, or an option without its value, is a usage error naming it (exit 2), before anything starts', async () => {
+  // A database that cannot be reached: starting would fail differently (exit 1).
+  const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+  const unknown = await berth(['serve', '--frobnicate'], env);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(unknown.stderr, /^berth: unknown option '--frobnicate'\nusage: berth/);
+  const missing = await berth(['serve', '--config'], env);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /^berth: option '--config <value>' argument missing\nusage: berth/);
+  const short = await berth(['-x', 'migrate'], env);
+  assert.equal(short.code, 2, short.stderr);
+  assert.match(short.stderr, /unknown option '-x'/);
+});
+
+test('--config=<file> and --config <file> both name the runners file, before or after the command', async () => {
+  for (const args of [['config', 'check', `--config=${FIXTURE_RUNNERS}`], ['--config', FIXTURE_RUNNERS, 'config', 'check']]) {
+    const result = await berth(args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^${FIXTURE_RUNNERS}: ok`));
+  }
+});
+
+test('--version prints the package version, --help the usage; both exit 0', async () => {
+  const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  const version = await berth(['--version']);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout, `${manifest.version}\n`);
+  for (const flag of ['--help', '-h']) {
+    const help = await berth([flag]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^usage: berth/);
+    for (const command of ['serve', 'worker', 'start', 'migrate', 'config check', '--config <file>', '--version']) {
+      assert.ok(help.stdout.includes(command), `help mentions ${command}`);
+    }
+  }
 });

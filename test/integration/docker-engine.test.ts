@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from '../../scripts/busybox-image.ts';
 import type { ContainerSpec } from '../../src/engine/container-engine.ts';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { runLeavingNothing, TEST_FILE_LABEL, TEST_IMAGE, testEngines, testSpec } from '../helpers/engines.ts';

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import pg from 'pg';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
-import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from '../../scripts/busybox-image.ts';
 import { RUN_TASK_QUEUE } from '../../src/queue.ts';
 import { runLeavingNothing, TEST_FILE_LABEL, TEST_IMAGE, testSpec } from '../helpers/engines.ts';
 import { startPrivatePodman, type PrivateEngine } from '../helpers/private-engine.ts';

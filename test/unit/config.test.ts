@@ -27,6 +27,12 @@ test('values from the environment; --config wins over BERTH_CONFIG', () => {
   assert.equal(loadConfig({ BERTH_SHUTDOWN_GRACE: '5' }).shutdownGraceMs, 5000);
 });
 
+test('BERTH_RETENTION takes days, as the README gives its default; less than a day is refused', () => {
+  assert.equal(loadConfig({ BERTH_RETENTION: '7d' }).retentionMs, 7 * 24 * 3600 * 1000);
+  assert.equal(loadConfig({ BERTH_RETENTION: '1d12h' }).retentionMs, 36 * 3600 * 1000);
+  assert.throws(() => loadConfig({ BERTH_RETENTION: '0.5d' }), /BERTH_RETENTION: must be a duration of at least 24h/);
+});
+
 test('every problem is listed at once', () => {
   assert.throws(
     () => loadConfig({ DATABASE_URL: 'mysql://x', PORT: 'eighty', BERTH_WORKER_CONCURRENCY: '0', BERTH_BODY_LIMIT: 'lots', LOG_LEVEL: 'loud' }),

@@ -21,12 +21,15 @@ test('parseDuration reads Go-style duration strings', () => {
     ['1m30.5s', 90_500],
     ['2h1m1s1ms', 7_261_001],
     ['0s', 0],
+    ['7d', 604_800_000],
+    ['1d12h', 129_600_000],
+    ['.5d', 43_200_000],
   ];
   for (const [text, ms] of cases) assert.equal(parseDuration(text), ms, text);
 });
 
 test('parseDuration refuses anything else', () => {
-  for (const text of ['', '30', '-5s', '5 s', '1h 30m', '5S', '1d', '5sec', 's', '1.s', 'soon', '1e3s', ' 5s']) {
+  for (const text of ['', '30', '-5s', '5 s', '1h 30m', '5S', '1D', 'd', '1w', '5sec', 's', '1.s', 'soon', '1e3s', ' 5s']) {
     assert.equal(parseDuration(text), undefined, JSON.stringify(text));
   }
   for (const value of [-1, Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_VALUE]) {

@@ -4,14 +4,15 @@
  * (a static busybox plus applet symlinks, /tmp, /etc/passwd) is built in memory and imported over
  * the Engine API, which Docker and Podman's compat API both accept.
  *
- * Speaks plain HTTP to the engine (engine-socket.ts) so the Docker adapter stays the only dockerode
+ * Test and example tooling, not part of Berth (hence here, and tar-stream a dev dependency).
+ * Speaks plain HTTP to the engine (src/engine/engine-socket.ts) so the Docker adapter stays the only dockerode
  * user.
  * Not a general image builder: it owns exactly this one image layout.
  */
 import { readFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import { pack } from 'tar-stream';
-import { engineRequest, resolveEngineAddress, type EngineAddress } from '../engine/engine-socket.ts';
+import { engineRequest, resolveEngineAddress, type EngineAddress } from '../src/engine/engine-socket.ts';
 
 const APPLETS = [
   'sh', 'ash', 'cat', 'echo', 'sleep', 'head', 'tail', 'tr', 'wc', 'printf', 'env', 'yes', 'true',
