@@ -279,12 +279,14 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
 /**
  * running → queued, for this attempt only: a retry after `delayMs`, or (0) a re-run after an
  * interruption. null when the attempt no longer holds the task; else when the next attempt may
- * start, by the database's clock (the job's startAfter must agree with the claim's guard).
+ * start, by the database's clock: the job's startAfter must agree with the claim's guard, so the
+ * time is whole milliseconds (a JavaScript Date would drop the microseconds, and the job would
+ * come due a moment before its task).
  */
 export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<{ startAfter: Date | null } | null> {
   const { rows } = await db.query<{ next_attempt_at: Date | null }>(prepared(
     `update berth.tasks set status = 'queued', heartbeat_at = null,
-        next_attempt_at = case when $3::int > 0 then now() + make_interval(secs => $3::int / 1000.0) end
+        next_attempt_at = case when $3::int > 0 then date_trunc('milliseconds', now() + make_interval(secs => $3::int / 1000.0)) end
       where id = $1 and attempts = $2 and status = 'running'
       returning next_attempt_at`,
     [id, attempt, delayMs],
