@@ -21,7 +21,7 @@ import { replaceLog } from './log-store.ts';
 import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
 import {
-  cancelTask, claimTask, claimUnlimitedTask, countRunning, findLostAttempts, finishTask, heartbeat, insertTask, insertTasks,
+  cancelTask, claimTask, claimUnlimitedTask, countRunning, dueLater, findLostAttempts, finishTask, heartbeat, insertTask, insertTasks,
   liveAttempts, lockQueuedTask, lockRunner, parkTask, requeueTask, unparkTasks,
   type AttemptResult, type ClaimedTask, type LostAttempt, type NewTask,
 } from './task-store.ts';
@@ -53,7 +53,11 @@ export interface TaskLifecycle {
   submit(tasks: readonly NewTask[]): Promise<Task[]>;
   /** new → queued with its keys, or the task those keys were first recorded with. */
   submitKeyed(task: NewTask, keys: SubmissionKeys): Promise<KeyedSubmission>;
-  /** queued → running for a new attempt; null when not claimable now (final, claimed, not due, or parked for a slot). */
+  /**
+   * queued → running for a new attempt; null when there is nothing to claim (final, claimed, or
+   * parked for a slot). Throws NotYetDue for a task whose start time or retry is still ahead, so
+   * the job comes back rather than end with its task unclaimed.
+   */
   claim(taskId: string, jobId: string): Promise<ClaimedTask | null>;
   /** The attempt's result: a retry when its runner's policy allows one, else the task's end. `logTail` replaces its stored log. */
   settle(ref: AttemptRef, result: AttemptResult, logTail?: Buffer): Promise<Settlement>;
@@ -73,6 +77,16 @@ export interface TaskLifecycle {
   findLost(leaseMs: number, limit: number): Promise<LostAttempt[]>;
   /** Which of these (task, attempt) pairs still hold their task with a live lease, as "id:attempt". */
   liveAttempts(attempts: readonly { id: string; attempt: number }[], leaseMs: number): Promise<Set<string>>;
+}
+
+/** A job came for a task before its time (a job left over from a lost worker, say): it must come back, not end. */
+export class NotYetDue extends Error {
+  readonly due: Date;
+  constructor(taskId: string, due: Date) {
+    super(`task ${taskId} may not start before ${due.toISOString()}`);
+    this.name = 'NotYetDue';
+    this.due = due;
+  }
 }
 
 export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runners: RunnersConfig; random?: () => number }): TaskLifecycle {
@@ -181,9 +195,12 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
 
     async claim(taskId, jobId) {
       // Most runners have no limit: then one statement claims the task and records its attempt.
-      const claim = await claimUnlimitedTask(pool, taskId, jobId, limitedNames);
-      if (claim !== null || limitedNames.length === 0) return claim;
-      return withTransaction(pool, (client) => claimLimited(client, taskId, jobId));
+      let claim = await claimUnlimitedTask(pool, taskId, jobId, limitedNames);
+      if (claim === null && limitedNames.length > 0) claim = await withTransaction(pool, (client) => claimLimited(client, taskId, jobId));
+      if (claim !== null) return claim;
+      const due = await dueLater(pool, taskId);
+      if (due !== null) throw new NotYetDue(taskId, due);
+      return null;
     },
 
     settle(ref, result, logTail) {

@@ -349,6 +349,16 @@ export async function deleteExpiredTasks(db: Queryable, retentionMs: number, lim
   return rowCount ?? 0;
 }
 
+/** When a queued task that is not parked may start, if that is still ahead; null otherwise (due, parked, or not queued). */
+export async function dueLater(db: Queryable, id: string): Promise<Date | null> {
+  const { rows } = await db.query<{ due: Date }>(prepared(
+    `select greatest(run_after, next_attempt_at) as due from berth.tasks
+      where id = $1 and status = 'queued' and parked_at is null and greatest(run_after, next_attempt_at) > now()`,
+    [id],
+  ));
+  return rows[0]?.due ?? null;
+}
+
 /** Locks a claimable task's row for the claim (or parking) that follows in the same transaction. */
 export async function lockQueuedTask(db: Queryable, id: string): Promise<{ runner: string } | null> {
   const { rows } = await db.query<{ runner: string }>(prepared(

@@ -11,7 +11,7 @@ import { isDatabaseUnavailable } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { RUN_TASK_QUEUE, type RunTaskJob } from '../queue.ts';
 import type { TaskEvents } from '../task-events.ts';
-import type { TaskLifecycle } from '../tasks/task-lifecycle.ts';
+import { NotYetDue, type TaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { AttemptStopped, type RunTask } from './run-task.ts';
 
 export interface TaskConsumer {
@@ -76,8 +76,9 @@ export async function startTaskConsumer(deps: {
       await entry.done;
     } catch (error) {
       // Handled here: the job fails and pg-boss brings it back. Its task is either still queued
-      // (the claim failed) or running without heartbeats, and then the sweeper takes it back.
-      const level = isDatabaseUnavailable(error) ? 'warn' : 'error';
+      // (the claim failed, or it came early) or running without heartbeats, and then the sweeper
+      // takes it back.
+      const level = error instanceof NotYetDue ? 'debug' : isDatabaseUnavailable(error) ? 'warn' : 'error';
       deps.logger[level]({ err: error, taskId: job.data.taskId }, 'running the task failed; its job will be retried');
       throw error;
     } finally {

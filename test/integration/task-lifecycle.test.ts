@@ -76,6 +76,20 @@ for (const engineUnderTest of testEngines()) {
       assert.ok(Number(refused!.n) >= 1, 'precondition: the first claim was refused');
     });
 
+    test('a job that comes before its task is due comes back, and the task runs on time, once', async () => {
+      const response = await fetch(`${url}/tasks`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runner: 'echo', input: 'later', delay: 3 }),
+      });
+      const task = await response.json() as Json;
+      // Its only job made due at once, as a job left from a lost worker would be.
+      const moved = await queryDatabase(database.url,
+        `update pgboss.job set start_after = now() where name = 'berth-run-task' and data->>'taskId' = $1 returning id`, [task['id']]);
+      assert.equal(moved.length, 1);
+      const final = await waitForFinal(url, task['id'], 60_000);
+      assert.deepEqual([final['status'], final['attempts'], final['output']], ['succeeded', 1, 'later'], JSON.stringify(final));
+      assert.ok(Date.parse(final['startedAt']) >= Date.parse(task['runAfter']), `started ${final['startedAt']}, due ${task['runAfter']}`);
+    });
+
     test('a NUL byte in text stdout is kept: the task succeeds at once, in one attempt', async () => {
       const final = await waitForFinal(url, (await submit(url, 'text-nul'))['id'], 30_000);
       assert.deepEqual([final['status'], final['attempts'], final['output']], ['succeeded', 1, 'a\u0000b'], JSON.stringify(final));
