@@ -36,7 +36,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: deps.bodyLimitBytes,
     // Fastify's default is no limit: a client trickling a request would hold a socket forever.
+    // Node checks it every 30 s, so such a client is cut 30 to 60 s after it started.
     requestTimeout: 30_000,
+    // A socket on which nothing moved this long is destroyed: it cuts clients that stop reading.
+    // Responses Berth holds on purpose (waits, followed logs) are exempt: see held-response.ts.
     connectionTimeout: 60_000,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
