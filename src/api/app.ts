@@ -17,6 +17,7 @@ import { runnerRoutes } from './routes/runners.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { registerSwagger } from './swagger.ts';
+import { registerUnreadBodyDiscard } from './unread-body.ts';
 import { createValidatorCompiler } from './validator-compiler.ts';
 
 export interface AppDeps {
@@ -44,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  registerUnreadBodyDiscard(app);
   app.setValidatorCompiler(createValidatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
