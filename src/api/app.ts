@@ -12,6 +12,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskWatch } from '../tasks/task-watch.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { errorHandler } from './error-handler.ts';
+import { registerJsonBodyParser } from './json-body.ts';
 import { healthRoutes } from './routes/health.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -45,6 +46,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  registerJsonBodyParser(app);
   registerUnreadBodyDiscard(app);
   app.setValidatorCompiler(createValidatorCompiler());
   app.setErrorHandler(errorHandler);

@@ -4,12 +4,14 @@
  *
  * Size: a body over the limit is answered 413 BODY_TOO_LARGE, and the client reads that answer
  * instead of EPIPE/ECONNRESET — the server reads the rest of the body before it closes.
+ * Depth: a body nested deeper than 64 levels is a 400 naming where, never a 500.
  * No engine is needed: nothing here runs a task.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from '../../src/db.ts';
+import { parseWebhookSecret, signStandardWebhook } from '../../src/webhooks/verify-signature.ts';
 import { spawnBerth, type BerthProcess } from '../helpers/berth-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { rawConnection } from '../helpers/raw-connection.ts';
@@ -17,6 +19,7 @@ import { countQueued, FIXTURE_RUNNERS } from '../helpers/stack.ts';
 
 const BATCH_LIMIT = 2 * 1024 * 1024;
 const OVERSIZED = Buffer.alloc(8 * 1024 * 1024, 'x');
+const GENERIC_KEY = parseWebhookSecret('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
 
 let database: TestDatabase;
 let pool: Pool;
@@ -116,5 +119,61 @@ describe('a body over the limit: the client reads its 413', () => {
     assert.match(received, /^HTTP\/1\.1 413 /);
     assert.match(received, /\r\nconnection: close\r\n/i);
     assert.match(received, /"code":"BODY_TOO_LARGE"/);
+  });
+});
+
+const nested = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels);
+
+async function postJson(path: string, text: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, any> }> {
+  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text });
+  return { status: response.status, body: await response.json() as Record<string, any> };
+}
+
+function assertTooDeep(answer: { status: number; body: Record<string, any> }, path: string): void {
+  assert.equal(answer.status, 400, JSON.stringify(answer.body));
+  assert.equal(answer.body['code'], 'VALIDATION_FAILED');
+  assert.equal(answer.body['details'].length, 1);
+  assert.equal(answer.body['details'][0].path, path);
+  assert.match(answer.body['details'][0].message, /nested deeper than 64 levels/);
+}
+
+/** The pointer of the 65th level when `prefix` is the path to level 2 of the body. */
+const at65 = (prefix: string, levelOfPrefix: number): string => `${prefix}${'/0'.repeat(64 - levelOfPrefix)}`;
+
+describe('a body nested deeper than 64 levels: 400 naming where', () => {
+  test('POST /tasks: 200,000 levels → 400, nothing queued', async () => {
+    const before = await countQueued(pool);
+    assertTooDeep(await postJson('/tasks', `{"runner":"echo","input":${nested(200_000)}}`), at65('body/input', 1));
+    assert.deepEqual(await countQueued(pool), before);
+  });
+
+  test('POST /tasks: a body exactly 64 deep is accepted; one level more is not', async () => {
+    // The body is level 1, so its input may nest 63 deep.
+    const accepted = await postJson('/tasks', `{"runner":"echo","input":${nested(63)}}`);
+    assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+    assert.equal(JSON.stringify(accepted.body['input']), nested(63));
+    assertTooDeep(await postJson('/tasks', `{"runner":"echo","input":${nested(64)}}`), at65('body/input', 1));
+  });
+
+  test('POST /tasks/batch: 200,000 levels in the second task → 400 naming it, nothing queued', async () => {
+    const before = await countQueued(pool);
+    const body = `{"tasks":[{"runner":"echo","input":1},{"runner":"echo","input":${nested(200_000)}}]}`;
+    assertTooDeep(await postJson('/tasks/batch', body), at65('body/tasks/1/input', 3));
+    assert.deepEqual(await countQueued(pool), before);
+  });
+
+  test('POST /webhooks/generic: a signed payload 200,000 deep → 400; one at the limit starts its task', async () => {
+    const deliver = (text: string) => {
+      const id = `msg_${Math.random().toString(36).slice(2)}`;
+      const at = Math.floor(Date.now() / 1000);
+      return postJson('/webhooks/generic', text, {
+        'webhook-id': id, 'webhook-timestamp': String(at), 'webhook-signature': signStandardWebhook(GENERIC_KEY, id, at, text),
+      });
+    };
+    const before = await countQueued(pool);
+    assertTooDeep(await deliver(`{"type":"deep","data":${nested(200_000)}}`), at65('body/data', 1));
+    assert.deepEqual(await countQueued(pool), before);
+    const accepted = await deliver(`{"type":"deep","data":${nested(63)}}`);
+    assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
   });
 });
