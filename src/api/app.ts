@@ -44,6 +44,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Responses Berth holds on purpose (waits, followed logs) are exempt: see held-response.ts.
     connectionTimeout: 60_000,
     return503OnClosing: true,
+    // Errors found before routing (a bad percent-encoding, an overlong path segment) get the same
+    // {statusCode, code, message} shape as every other error, instead of Fastify's own.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerJsonBodyParser(app);
