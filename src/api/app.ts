@@ -12,11 +12,13 @@ import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskWatch } from '../tasks/task-watch.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { errorHandler } from './error-handler.ts';
+import { registerJsonBodyParser } from './json-body.ts';
 import { healthRoutes } from './routes/health.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { registerSwagger } from './swagger.ts';
+import { registerUnreadBodyDiscard } from './unread-body.ts';
 import { createValidatorCompiler } from './validator-compiler.ts';
 
 export interface AppDeps {
@@ -36,11 +38,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: deps.bodyLimitBytes,
     // Fastify's default is no limit: a client trickling a request would hold a socket forever.
+    // Node checks it every 30 s, so such a client is cut 30 to 60 s after it started.
     requestTimeout: 30_000,
+    // A socket on which nothing moved this long is destroyed: it cuts clients that stop reading.
+    // Responses Berth holds on purpose (waits, followed logs) are exempt: see held-response.ts.
     connectionTimeout: 60_000,
     return503OnClosing: true,
+    // Errors found before routing (a bad percent-encoding, an overlong path segment) get the same
+    // {statusCode, code, message} shape as every other error, instead of Fastify's own.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  registerJsonBodyParser(app);
+  registerUnreadBodyDiscard(app);
   app.setValidatorCompiler(createValidatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {

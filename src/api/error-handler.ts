@@ -39,6 +39,11 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       return { statusCode: 413, code: 'BODY_TOO_LARGE', message: 'request body is larger than the configured limit (BERTH_BODY_LIMIT)' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type; send application/json' };
+    // The path is not repeated: it is the client's own, and may be long.
+    case 'FST_ERR_BAD_URL':
+      return { statusCode: 400, code: 'MALFORMED_URL', message: 'the URL path is not valid (a malformed percent-encoding)' };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { statusCode: 414, code: 'URL_SEGMENT_TOO_LONG', message: 'a segment of the URL path is longer than 100 characters' };
   }
   if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable; try again shortly' };

@@ -10,6 +10,7 @@ import type { TaskWatch } from '../../tasks/task-watch.ts';
 import {
   MAX_WAIT_SECONDS, Task, TaskBatch, TaskBatchResult, TaskIdParams, TaskListQuery, TaskLogsQuery, TaskPage, TaskSubmission, TaskWaitQuery,
 } from '../../tasks/task-schemas.ts';
+import { holdResponse } from '../held-response.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
@@ -48,6 +49,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
     const key = request.headers['idempotency-key'];
     const { task, created } = await tasks.submitTask(request.body, key === undefined ? {} : { idempotencyKey: key });
     const waitSeconds = preferredWaitSeconds(request.headers.prefer);
+    if (waitSeconds !== undefined) holdResponse(reply);
     const current = waitSeconds === undefined || isFinal(task.status) ? task : await watch.waitForTask(task.id, waitSeconds * 1000);
     if (waitSeconds !== undefined) void reply.header('preference-applied', `wait=${waitSeconds}`);
     const status = !created || (waitSeconds !== undefined && isFinal(current.status)) ? 200 : 202;
@@ -85,9 +87,11 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
       querystring: TaskWaitQuery,
       response: { 200: Task, 404: ErrorRef },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const wait = request.query.wait;
-    return wait === undefined || wait === 0 ? tasks.getTask(request.params.id) : watch.waitForTask(request.params.id, wait * 1000);
+    if (wait === undefined || wait === 0) return tasks.getTask(request.params.id);
+    holdResponse(reply);
+    return watch.waitForTask(request.params.id, wait * 1000);
   });
 
   app.post('/tasks/:id/cancel', {
@@ -119,6 +123,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
     if (follow !== true) return reply.send(await watch.readLogs(request.params.id, attempt));
     // Read the task once before streaming, so an unknown id is still a 404, not an empty stream.
     await tasks.getTask(request.params.id);
+    holdResponse(reply);
     return reply.header('cache-control', 'no-cache').send(Readable.from(watch.followLogs(request.params.id, attempt)));
   });
 };

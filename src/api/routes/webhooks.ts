@@ -1,10 +1,13 @@
 /**
  * POST /webhooks/{name}: the raw bytes go to the service untouched — signatures are computed over
  * them, and Asterisk's bodies may come with no Content-Type at all — so this scope parses nothing.
+ * Only the JSON depth limit is checked here, before the service parses the bytes (like the body
+ * size limit, before authentication).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { WebhookService } from '../../webhooks/webhook-service.ts';
+import { assertWebhookBodyDepth } from '../json-body.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
@@ -19,7 +22,10 @@ const Receipt = Type.Object(
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = async (app, { webhooks }) => {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    assertWebhookBodyDepth(body as Buffer, request.headers['content-type']);
+    done(null, body);
+  });
 
   app.post('/webhooks/:name', {
     schema: {
