@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.ts';
-import { findExcessiveNesting, MAX_JSON_DEPTH } from './json-depth.ts';
+import { findExcessiveNesting, MAX_JSON_DEPTH } from '../json-depth.ts';
 
 export function assertJsonDepth(text: string): void {
   const pointer = findExcessiveNesting(text, MAX_JSON_DEPTH);

@@ -5,6 +5,7 @@
 import type { AttemptResult } from '../tasks/task-lifecycle.ts';
 import type { Runner } from '../runners/runner.ts';
 import type { ContainerOutcome, EngineError } from '../engine/container-engine.ts';
+import { findExcessiveNesting } from '../json-depth.ts';
 
 export type AttemptVerdict =
   | { readonly kind: 'finished'; readonly result: AttemptResult }
@@ -12,6 +13,12 @@ export type AttemptVerdict =
   | { readonly kind: 'stopped' };
 
 const MESSAGE_EXCERPT_CHARS = 500;
+/**
+ * Output is served as JSON to clients, and serialising it recurses: a few thousand levels overflow
+ * the stack and every read of the task would answer 500. Deeper than request bodies may be
+ * (json-depth.ts), since a program's own output is its business, and far below that overflow.
+ */
+const MAX_OUTPUT_DEPTH = 256;
 
 export function judgeOutcome(outcome: ContainerOutcome, runner: Pick<Runner, 'output' | 'timeoutMs' | 'limits'>): AttemptVerdict {
   if (outcome.aborted) return { kind: 'stopped' };
@@ -42,6 +49,10 @@ function parseOutput(stdout: Buffer, mode: Runner['output']): AttemptVerdict {
   } catch (error) {
     const start = printable(trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed);
     return failed('invalid_output', `stdout is not valid JSON (${(error as Error).message}); it starts with: ${start}`, 0);
+  }
+  const tooDeep = findExcessiveNesting(trimmed, MAX_OUTPUT_DEPTH);
+  if (tooDeep !== null) {
+    return failed('invalid_output', `stdout nests deeper than ${MAX_OUTPUT_DEPTH} levels (at ${tooDeep === '' ? 'the top' : tooDeep}); Berth could not serve it`, 0);
   }
   // Stored as the container wrote it (json column), so numbers keep their exact text.
   return succeeded(trimmed);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from '../../src/db.ts';
-import { parseWebhookSecret, signStandardWebhook } from '../../src/webhooks/verify-signature.ts';
+import { parseWebhookSecret, signStandardWebhook } from '../../src/webhook-signatures.ts';
 import { spawnBerth, type BerthProcess } from '../helpers/berth-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { rawConnection } from '../helpers/raw-connection.ts';

@@ -79,3 +79,11 @@ test('engine errors become engine_error with the reason', () => {
     status: 'failed', outputJson: null, errorCode: 'engine_error', errorMessage: 'image_not_found: image x:1 not found', exitCode: null,
   });
 });
+
+test('json stdout nested past 256 levels is invalid_output (every read of the task would fail to serialise it); 256 is fine', () => {
+  const nested = (depth: number) => Buffer.from(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+  const deep = result({ stdout: nested(10_000) }, { ...runner, limits: { outputBytes: 1e6 } });
+  assert.equal(deep.errorCode, 'invalid_output');
+  assert.match(deep.errorMessage!, /deeper than 256 levels/);
+  assert.equal(result({ stdout: nested(256) }, { ...runner, limits: { outputBytes: 1e6 } }).status, 'succeeded');
+});

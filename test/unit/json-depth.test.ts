@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findExcessiveNesting, MAX_JSON_DEPTH } from '../../src/api/json-depth.ts';
+import { findExcessiveNesting, MAX_JSON_DEPTH } from '../../src/json-depth.ts';
 
 const nested = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels);
 
