@@ -3,15 +3,17 @@
  * early output, or early exit, is missed.
  *
  * Attach goes through engine-socket.ts (plain node:http), not dockerode, so that exactly the input
- * bytes reach the program (dockerode #742/#777). Stdin has a connection of its own: Podman 4, when
- * the container exits before reading all of its stdin, writes its own "Error: write unixpacket ...
- * broken pipe" frame into the stderr of the connection that carried the stdin, and with a
- * stdin-only connection that noise lands where nobody reads it. (The two must be opened one after the other:
+ * bytes reach the program (dockerode #742/#777). On Docker one connection carries stdin, stdout
+ * and stderr. On any other engine stdin has a connection of its own: Podman 4, when the container
+ * exits before reading all of its stdin, writes its own "Error: write unixpacket ... broken pipe"
+ * frame into the stderr of the connection that carried the stdin, and with a stdin-only
+ * connection that noise lands where nobody reads it. (The two must be opened one after the other:
  * opened together, Podman refuses the second with 409.) Stream flags are spelled true/false:
  * Podman 4.3 did not treat `stdout=0` as false.
  */
 import type { Socket } from 'node:net';
 import { EngineError } from './container-engine.ts';
+import type { EngineKind } from './engine-kind.ts';
 import { bounded } from './engine-liveness.ts';
 import { attachStream, type EngineAddress } from './engine-socket.ts';
 import { describe, toEngineError } from './engine-errors.ts';
@@ -20,7 +22,7 @@ import type { OutputCapture } from './stream-demux.ts';
 export interface ContainerStreams {
   /** Carries the multiplexed stdout and stderr. */
   readonly output: Socket;
-  /** Takes the stdin. */
+  /** Takes the stdin; the output socket itself on Docker. */
   readonly stdin: Socket;
   /** Destroys every connection. */
   close(): void;
@@ -32,7 +34,11 @@ export interface AttachBounds {
   readonly until: AbortSignal;
 }
 
-export async function openStreams(address: EngineAddress, containerId: string, limits: AttachBounds): Promise<ContainerStreams> {
+export async function openStreams(address: EngineAddress, containerId: string, kind: EngineKind, limits: AttachBounds): Promise<ContainerStreams> {
+  if (kind === 'docker') {
+    const socket = await attach(address, containerId, 'stdin=true&stdout=true&stderr=true', limits);
+    return { output: socket, stdin: socket, close: () => socket.destroy() };
+  }
   const output = await attach(address, containerId, 'stdin=false&stdout=true&stderr=true', limits);
   try {
     const stdin = await attach(address, containerId, 'stdin=true&stdout=false&stderr=false', limits);
@@ -70,7 +76,12 @@ export function feedStdin(streams: ContainerStreams, stdin: Buffer): void {
   streams.stdin.end(stdin);
 }
 
-/** Resolves when the engine ends the output stream, i.e. the container's output is finished. */
+/**
+ * Resolves when the engine ends the output stream, i.e. the container's output is finished. At
+ * its end, not the connection's close: on a connection that also carries stdin, Docker ends the
+ * output at the program's exit but goes on reading (and discarding) the stdin the program never
+ * read, for seconds with a large input, before it closes the connection.
+ */
 export function consumeOutput(streams: ContainerStreams, capture: OutputCapture): Promise<void> {
   const socket = streams.output;
   return new Promise((resolve, reject) => {

@@ -8,6 +8,10 @@
  * Every request is bounded in time and, while a run is in flight, the engine is pinged, so a hung
  * engine ends the run with EngineError('unresponsive') instead of leaving it waiting forever
  * (engine-liveness.ts). The bounds are options, defaulting to DEFAULT_ENGINE_TIMEOUTS.
+ *
+ * Per task, on Docker: create, one attach, wait (asked before start), start, remove; inspect only
+ * after a failed exit. Elsewhere (Podman) a second attach carries stdin. Which engine it is, is
+ * asked once (GET /version).
  */
 import Docker from 'dockerode';
 import {
@@ -19,6 +23,7 @@ import {
 } from './container-engine.ts';
 import { createContainer } from './container-create.ts';
 import { consumeOutput, feedStdin, openStreams, type ContainerStreams } from './container-streams.ts';
+import { rememberEngineKind, type EngineKind } from './engine-kind.ts';
 import {
   bounded, boundedCalls, DEFAULT_ENGINE_TIMEOUTS, EngineWatch,
   type EngineCall, type EngineTimeouts, type WatchLease,
@@ -46,6 +51,7 @@ interface Engine {
   readonly address: EngineAddress;
   readonly timeouts: EngineTimeouts;
   readonly watch: EngineWatch;
+  readonly kind: () => Promise<EngineKind>;
 }
 
 export function createDockerEngine(options: DockerEngineOptions): ContainerEngine {
@@ -55,9 +61,14 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
   );
   const timeouts: EngineTimeouts = Object.freeze({ ...DEFAULT_ENGINE_TIMEOUTS, ...options.timeouts });
   const call = boundedCalls(timeouts.requestMs, undefined);
-  // The typings omit the options the call accepts.
+  // The typings omit the options both calls accept.
   const ping = (abortSignal: AbortSignal): Promise<unknown> => (docker.ping as (options: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal });
-  const engine: Engine = { docker, address, timeouts, watch: new EngineWatch(ping, timeouts) };
+  const engine: Engine = {
+    docker, address, timeouts,
+    watch: new EngineWatch(ping, timeouts),
+    kind: rememberEngineKind(() => call('asking the engine its version', (abortSignal) =>
+      (docker.version as (options: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal }))),
+  };
   return {
     run: (spec, runOptions) => runContainer(engine, spec, runOptions ?? {}),
     async ping() {
@@ -91,11 +102,13 @@ async function runContainer(engine: Engine, spec: ContainerSpec, options: RunOpt
   try {
     // Every request of this run is cut short as soon as the watch declares the engine hung.
     const call = boundedCalls(engine.timeouts.requestMs, lease.signal);
+    const kind = await Promise.race([engine.kind(), lease.gone])
+      .catch((error: unknown) => { throw toEngineError(error, 'engine_failure', 'asking the engine its version'); });
     const id = await createContainer(engine.address, call, spec, (name) => removeContainer(engine.docker.getContainer(name), call));
     const container = engine.docker.getContainer(id);
     let outcome: ContainerOutcome;
     try {
-      outcome = await superviseContainer(engine, call, lease, container, spec, options, startedAt);
+      outcome = await superviseContainer(engine, call, lease, container, kind, spec, options, startedAt);
     } catch (error) {
       throw await failedRun(container, call, error);
     }
@@ -133,6 +146,7 @@ async function superviseContainer(
   call: EngineCall,
   lease: WatchLease,
   container: Docker.Container,
+  kind: EngineKind,
   spec: ContainerSpec,
   options: RunOptions,
   startedAt: number,
@@ -148,7 +162,7 @@ async function superviseContainer(
   // An abort during create fired before the listener existed.
   if (options.signal?.aborted === true) onAbort();
   try {
-    streams = await openStreams(engine.address, container.id, { requestMs: engine.timeouts.requestMs, until: lease.signal });
+    streams = await openStreams(engine.address, container.id, kind, { requestMs: engine.timeouts.requestMs, until: lease.signal });
     if (stopper.reason !== undefined) return buildOutcome(capture, null, stopper, startedAt);
     const outputDone = consumeOutput(streams, capture);
     // Asked before start, so the exit cannot be missed however fast the program is. A wait asked
