@@ -13,6 +13,9 @@ import pg from 'pg';
 
 const TICKS_PER_SECOND = 100;
 
+/** application_name of the benchmark's own connections to the bench database: not Berth's backends. */
+export const BENCH_CONNECTION = 'berth-bench-poll';
+
 /** A group's PIDs, fixed or looked up at each snapshot. */
 export type PidSource = readonly number[] | (() => Promise<readonly number[]>);
 
@@ -60,7 +63,8 @@ export class BackendPids {
   readonly lookup = async (): Promise<number[]> => {
     this.#connected ??= this.#client.connect();
     await this.#connected;
-    const { rows } = await this.#client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [this.#database]);
+    const { rows } = await this.#client.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = $1 and application_name is distinct from $2', [this.#database, BENCH_CONNECTION]);
     return rows.map((r) => r.pid);
   };
 

@@ -1,12 +1,15 @@
 /**
- * `npm run bench`: the raw engine against Berth end to end, ingestion, and memory, in one run
- * against a real PostgreSQL and a real engine, then a table, bench/results/latest.json and
- * bench/RESULTS.md. Bounded in time (BENCH_TIMEOUT, default 14 min) and clean afterwards: Berth's
- * processes stopped, the bench database dropped, no container labelled berth.managed-by=bench left.
+ * `npm run bench`: the raw engine against Berth end to end, a queued backlog, ingestion, and
+ * memory, in one run against a real PostgreSQL and a real engine, then a table,
+ * bench/results/latest.json and bench/RESULTS.md. Bounded in time (BENCH_TIMEOUT, default 25 min)
+ * and clean afterwards: Berth's processes stopped, the bench database dropped, no container
+ * labelled berth.managed-by=bench left.
  *
  *   BENCH_ENGINE=docker|podman   engine (default docker); DOCKER_HOST overrides its socket
  *   BENCH_DATABASE_URL           superuser URL used to create/drop the bench database
  *   BENCH_QUICK=1                small counts, for trying the benchmark itself out
+ *   BENCH_BACKLOG_LEVELS=4       worker concurrencies of the backlog phase, e.g. 1,4,8 (each level adds
+ *                                one to three minutes at 200 tasks, most at 1 and on Podman)
  *   BENCH_PROFILE_DIR=dir        run Berth's processes with --cpu-prof, profiles into dir
  *   BENCH_BERTH_NODE_ARGS='…'    extra node options for Berth's processes (experiments, e.g. --import)
  */
@@ -16,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { ensureBusyboxImage } from '../scripts/busybox-image.ts';
 import { spawnBerth, startApi, type BerthChild } from './berth-process.ts';
 import { adminUrl, createBenchDatabase, type BenchDatabase } from './database.ts';
-import { BackendPids } from './cpu-meter.ts';
+import { runBacklog } from './backlog-phase.ts';
+import { BackendPids, enginePids } from './cpu-meter.ts';
 import { runEndToEnd } from './end-to-end-phase.ts';
 import { BENCH_IMAGE, engineTarget, removeBenchContainers } from './engine-target.ts';
 import { BenchClient } from './http-client.ts';
@@ -31,9 +35,12 @@ import { writeResultsMarkdown } from './write-results.ts';
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const quick = process.env['BENCH_QUICK'] === '1';
 const COUNTS = quick
-  ? { sequential: 20, concurrent: 40, block: 20, memoryWarmUp: 2500, memoryTasks: 1000, sampleEvery: 250, single: 3000, batch: 10 }
-  : { sequential: 100, concurrent: 160, block: 40, memoryWarmUp: 14000, memoryTasks: 5000, sampleEvery: 1000, single: 10000, batch: 40 };
-const TIMEOUT_MS = Number(process.env['BENCH_TIMEOUT'] ?? 14 * 60) * 1000;
+  ? { sequential: 20, concurrent: 40, block: 20, backlog: 40, memoryWarmUp: 2500, memoryTasks: 1000, sampleEvery: 250, single: 3000, batch: 10 }
+  : { sequential: 100, concurrent: 160, block: 40, backlog: 200, memoryWarmUp: 14000, memoryTasks: 5000, sampleEvery: 1000, single: 10000, batch: 40 };
+const TIMEOUT_MS = Number(process.env['BENCH_TIMEOUT'] ?? 25 * 60) * 1000;
+const BACKLOG_LEVELS = parseLevels(process.env['BENCH_BACKLOG_LEVELS'] ?? '4');
+/** Worker slots for the backlog on the runner limited to 2: more than the limit, so it is saturated. */
+const SATURATED_WORKER_CONCURRENCY = 4;
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -117,6 +124,14 @@ async function main(): Promise<void> {
       sequentialTasks: COUNTS.sequential, concurrentTasks: COUNTS.concurrent, blockSize: COUNTS.block, log,
     });
 
+    log(`backlog: ${COUNTS.backlog} queued tasks drained, raw vs Berth at worker concurrency ${BACKLOG_LEVELS.join(', ')}; ` +
+      `then a runner limited to 2 (fresh API)`);
+    api = await restartApi();
+    const backlog = await runBacklog({
+      target, database, backends: backends.lookup, client: resources.client!, api, engine: await enginePids(target.name), startWorker,
+      tasks: COUNTS.backlog, levels: BACKLOG_LEVELS, saturatedWorkerConcurrency: SATURATED_WORKER_CONCURRENCY, log,
+    });
+
     log('memory: RSS over a long run (stand-in engine; fresh API and worker with --trace-gc)');
     resources.standIn = await startStandInEngine();
     api = await restartApi(['--trace-gc']);
@@ -142,11 +157,12 @@ async function main(): Promise<void> {
       engineName: target.name,
       machine,
       endToEnd,
+      backlog,
       submission,
       memory,
       containersLeftBehind,
       loadAverage: { start: round(loadAtStart, 2), end: round(os.loadavg()[0]!, 2) },
-      targets: checkTargets(endToEnd, submission, memory),
+      targets: checkTargets(endToEnd, backlog, submission, memory),
     };
   } finally {
     clearTimeout(watchdog);
@@ -170,6 +186,14 @@ async function main(): Promise<void> {
   await writeFile(`${stamp}.json`, json);
   const written = await writeResultsMarkdown();
   log(`\nwrote ${RESULTS_DIR}latest.json and ${written}`);
+}
+
+function parseLevels(text: string): number[] {
+  const levels = text.split(',').map((part) => part.trim()).filter((part) => part !== '').map(Number);
+  if (levels.length === 0 || levels.some((level) => !Number.isInteger(level) || level < 1)) {
+    throw new Error(`BENCH_BACKLOG_LEVELS must list positive integers, e.g. 1,4,8; got ${JSON.stringify(text)}`);
+  }
+  return levels;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

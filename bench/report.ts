@@ -2,6 +2,7 @@
  * The benchmark's result: its JSON shape, the targets it is judged by, and the table printed to
  * the terminal. Pure: no I/O besides returning strings.
  */
+import type { BacklogResult, DrainFigures } from './backlog-phase.ts';
 import type { EndToEndResult, LevelResult } from './end-to-end-phase.ts';
 import type { MachineDescription } from './machine.ts';
 import type { MemoryResult } from './memory-phase.ts';
@@ -18,6 +19,8 @@ export interface BenchResults {
   readonly engineName: 'docker' | 'podman';
   readonly machine: MachineDescription;
   readonly endToEnd: EndToEndResult;
+  /** Absent in results stored before the phase existed. */
+  readonly backlog?: BacklogResult;
   readonly submission: SubmissionResult;
   readonly memory: MemoryResult;
   readonly containersLeftBehind: number;
@@ -33,7 +36,7 @@ export interface TargetCheck {
   readonly pass: boolean;
 }
 
-export function checkTargets(e2e: EndToEndResult, submission: SubmissionResult, memory: MemoryResult): TargetCheck[] {
+export function checkTargets(e2e: EndToEndResult, backlog: BacklogResult, submission: SubmissionResult, memory: MemoryResult): TargetCheck[] {
   const sequential = level(e2e, 1);
   const addedP50 = e2e.pairedAddedMs.p50;
   const checks: TargetCheck[] = [{
@@ -51,6 +54,7 @@ export function checkTargets(e2e: EndToEndResult, submission: SubmissionResult, 
       pass: l.throughputRatio >= 0.9,
     });
   }
+  checks.push(...backlogTargets(backlog));
   checks.push(
     { name: 'single submissions (POST /tasks)', target: '>= 2,000/s', measured: `${submission.single.perSecond}/s`, pass: submission.single.perSecond >= 2000 },
     { name: 'batch submissions (POST /tasks/batch)', target: '>= 20,000 tasks/s', measured: `${submission.batch.tasksPerSecond} tasks/s`, pass: submission.batch.tasksPerSecond >= 20000 },
@@ -58,6 +62,69 @@ export function checkTargets(e2e: EndToEndResult, submission: SubmissionResult, 
     { name: 'worker RSS growth after warm-up', target: '<= 10%', measured: rssText(memory, 'worker'), pass: memory.workerGrowthPct <= 10 },
   );
   return checks;
+}
+
+/** A saturated runner may cost this much more Berth CPU per task than an unlimited backlog before it counts as spinning. */
+const SPIN_FACTOR = 1.5;
+
+function berthCpuPerTask(figures: DrainFigures): number {
+  return round((figures.cpuMsPerTask['worker'] ?? 0) + (figures.cpuMsPerTask['postgres'] ?? 0));
+}
+
+/** The unlimited backlog level to compare the saturated runner with: the same worker concurrency if measured. */
+export function saturatedReference(backlog: BacklogResult): BacklogResult['levels'][number] {
+  const { levels, saturated } = backlog;
+  return levels.find((l) => l.concurrency === saturated.workerConcurrency) ?? levels.at(-1)!;
+}
+
+function backlogTargets(backlog: BacklogResult): TargetCheck[] {
+  const { saturated } = backlog;
+  const reference = saturatedReference(backlog);
+  const spent = berthCpuPerTask(saturated.berth);
+  const unlimited = berthCpuPerTask(reference.berth);
+  return [
+    ...backlog.levels.map((l) => ({
+      name: `backlog of ${backlog.tasks} drained vs raw at concurrency ${l.concurrency}`,
+      target: '>= 90%',
+      measured: `${round(l.throughputRatio * 100)}% (${l.berth.perSecond} vs ${l.raw.perSecond} tasks/s)`,
+      pass: l.throughputRatio >= 0.9,
+    })),
+    {
+      name: `saturated runner (limit ${saturated.runnerConcurrency}) drains at its limit's pace`,
+      target: `>= 90% of raw at concurrency ${saturated.runnerConcurrency}`,
+      measured: `${round(saturated.throughputRatio * 100)}% (${saturated.berth.perSecond} vs ${saturated.raw.perSecond} tasks/s)`,
+      pass: saturated.throughputRatio >= 0.9,
+    },
+    {
+      name: 'saturated runner does not spin (worker + PostgreSQL CPU per task)',
+      target: `<= ${SPIN_FACTOR}x the unlimited backlog at concurrency ${reference.concurrency}`,
+      measured: `${spent} ms against ${unlimited} ms`,
+      pass: spent <= SPIN_FACTOR * unlimited,
+    },
+    {
+      name: 'saturated runner never exceeds its limit',
+      target: `<= ${saturated.runnerConcurrency} running`,
+      measured: `at most ${saturated.maxRunning} seen running`,
+      pass: saturated.maxRunning <= saturated.runnerConcurrency,
+    },
+  ];
+}
+
+export function backlogRows(backlog: BacklogResult): string[][] {
+  const rows = [['backlog', 'worker concurrency', 'raw tasks/s', 'berth tasks/s', 'berth/raw', 'berth s', 'raw s',
+    'berth CPU ms/task (worker + pg)', 'berth worker + pg, % of a core', 'engine CPU ms/task berth / raw', 'machine busy berth / raw']];
+  const row = (name: string, workerConcurrency: number, raw: DrainFigures, berth: DrainFigures, ratio: number): string[] => [
+    name, String(workerConcurrency), String(raw.perSecond), String(berth.perSecond), `${round(ratio * 100)}%`,
+    String(round(berth.elapsedMs / 1000)), String(round(raw.elapsedMs / 1000)),
+    `${berthCpuPerTask(berth)} (${berth.cpuMsPerTask['worker']} + ${berth.cpuMsPerTask['postgres']})`,
+    `${round((((berth.cpu.cpuMs['worker'] ?? 0) + (berth.cpu.cpuMs['postgres'] ?? 0)) * 100) / berth.cpu.wallMs)}%`,
+    `${berth.cpuMsPerTask['engine']} / ${raw.cpuMsPerTask['engine']}`, `${berth.cpu.machineBusyPct}% / ${raw.cpu.machineBusyPct}%`,
+  ];
+  for (const l of backlog.levels) rows.push(row(`${backlog.tasks} tasks, raw at c=${l.concurrency}`, l.concurrency, l.raw, l.berth, l.throughputRatio));
+  const s = backlog.saturated;
+  rows.push(row(`${backlog.tasks} tasks, runner limited to ${s.runnerConcurrency} (max ${s.maxRunning} running), raw at c=${s.runnerConcurrency}`,
+    s.workerConcurrency, s.raw, s.berth, s.throughputRatio));
+  return rows;
 }
 
 function rssText(memory: MemoryResult, which: 'api' | 'worker'): string {
@@ -118,6 +185,7 @@ export function terminalReport(results: BenchResults): string {
     '',
     table(breakdownRows(results.endToEnd)),
     '',
+    ...(results.backlog === undefined ? [] : [table(backlogRows(results.backlog)), '']),
     table([
       ['ingestion (no worker)', 'figure', 'p50 ms', 'p95 ms'],
       [`POST /tasks, ${s.single.inFlight} in flight`, `${s.single.perSecond}/s`, String(s.single.latency.p50), String(s.single.latency.p95)],

@@ -6,8 +6,9 @@
  *
  * Why: the real engines on this machine start about 4-8 containers a second, so the 5,000 tasks
  * the memory phase needs would take 10-20 minutes. Against this stand-in the worker still runs its
- * whole path per task (dockerode requests, two hijacked attaches, demultiplexing, inspect, remove,
- * every database write), only the engine's own work is gone, so leaks in Berth show up in minutes.
+ * whole path per task (engine requests, demultiplexing, wait, remove, every database write), only
+ * the engine's own work is gone, so leaks in Berth show up in minutes. Its /version does not name
+ * Docker's "Engine", so Berth takes its longer path there: two hijacked attaches, as on Podman.
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { breakdownRows, endToEndRows, table, targetRows, type BenchResults } from './report.ts';
+import { backlogRows, breakdownRows, endToEndRows, table, targetRows, type BenchResults } from './report.ts';
 import { limitsSection } from './results-analysis.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -44,10 +44,12 @@ function historySection(engine: string, runs: readonly BenchResults[]): string[]
     `### All stored ${engine} runs of Berth as shipped (the spread is the background load)`,
     '',
     table([
-      ['run', 'load avg start/end', 'added p50', 'berth/raw 1 / 4 / 8', 'POST /tasks', 'batch tasks/s', 'RSS growth api / worker', 'failed targets'],
+      ['run', 'load avg start/end', 'added p50', 'berth/raw 1 / 4 / 8', 'backlog berth/raw', 'POST /tasks', 'batch tasks/s', 'RSS growth api / worker', 'failed targets'],
       ...runs.map((r) => [
         r.startedAt.slice(0, 16), `${r.loadAverage.start} / ${r.loadAverage.end}`, `${r.endToEnd.pairedAddedMs.p50} ms`,
         r.endToEnd.levels.map((l) => `${Math.round(l.throughputRatio * 1000) / 10}%`).join(' / '),
+        r.backlog === undefined ? '-' : [...r.backlog.levels.map((l) => `c=${l.concurrency} ${Math.round(l.throughputRatio * 1000) / 10}%`),
+          `limited ${Math.round(r.backlog.saturated.throughputRatio * 1000) / 10}%`].join(', '),
         `${r.submission.single.perSecond}/s`, String(r.submission.batch.tasksPerSecond),
         `${r.memory.apiGrowthPct}% / ${r.memory.workerGrowthPct}%`,
         r.targets.filter((t) => !t.pass).map((t) => t.name.replace(/ \(.*\)$/, '')).join('; ') || 'none',
@@ -68,11 +70,12 @@ export async function writeResultsMarkdown(): Promise<string> {
     '## How to run',
     '',
     '```sh',
-    'export PATH=/work/main/.tools/node_modules/.bin:$PATH',
-    'npm run bench                      # Docker (default); about 5 to 6 minutes',
+    '# Node >= 22.12 first on PATH (Berth runs from its .ts sources)',
+    'npm run bench                      # Docker (default); roughly 10 minutes',
     'BENCH_ENGINE=podman npm run bench  # Podman; DOCKER_HOST overrides the socket',
     'BENCH_QUICK=1 npm run bench        # small counts, to try the benchmark itself',
-    'BENCH_PROFILE_DIR=/tmp/prof npm run bench   # --cpu-prof on the API and worker processes',
+    'BENCH_BACKLOG_LEVELS=1,4,8 npm run bench   # the backlog phase at more worker concurrencies (default 4)',
+    'BENCH_PROFILE_DIR=<dir> npm run bench      # --cpu-prof on the API and worker processes',
     'node bench/write-results.ts        # regenerate this file from the stored results',
     '# Berth with a change applied at load time, e.g. a module hook that patches a file of src/',
     '# (results go to bench/results/*-experiment.json and the experiments table below, never to latest.json):',
@@ -80,10 +83,13 @@ export async function writeResultsMarkdown(): Promise<string> {
     '```',
     '',
     'What it does: see the header of `bench/main.ts` and of each phase file. In short: the raw path is',
-    'plain dockerode (create, one hijacked attach for stdin+stdout+stderr, wait, start, write stdin and',
-    'half-close, read stdout, remove); Berth runs as `node src/cli.ts serve` and `node src/cli.ts worker`',
-    'on a fresh database with `bench/berth.yaml`, each task submitted with `Prefer: wait`. Raw and Berth',
-    'tasks are interleaved so that other load on the machine weighs on both alike.',
+    'the fastest correct way we know to run the task with plain node:http against the Engine API, not a copy',
+    'of Berth\'s options (`bench/raw-engine.ts`: minimal create with NetworkDisabled and network none, one',
+    'hijacked attach for stdin+stdout+stderr, wait before start, start, write stdin and half-close, read',
+    'stdout, exit code from the wait, remove; keep-alive connections); Berth runs as `node src/cli.ts serve`',
+    'and `node src/cli.ts worker` on a fresh database with `bench/berth.yaml`. End to end, each task is',
+    'submitted with `Prefer: wait` and raw and Berth tasks are interleaved so that other load on the machine',
+    'weighs on both alike; the backlog phase submits all its tasks at once and times the drain.',
     '',
     ...(await Promise.all(runs.map(async (r) => [...section(r), ...historySection(r.engineName, await readHistory(r.engineName))]))).flat(),
     limitsSection(runs, await readExperiments()),
@@ -123,6 +129,7 @@ function section(r: BenchResults): string[] {
     '',
     table(cpuRows(r), true),
     '',
+    ...backlogSection(r),
     '### Ingestion (worker stopped)',
     '',
     table([
@@ -150,6 +157,22 @@ function section(r: BenchResults): string[] {
       `${Object.entries(mem.cpuMsPerTask).map(([k, v]) => `${k} ${v} ms`).join(', ')}.`,
     '',
     `Containers left behind after the run: ${r.containersLeftBehind}.`,
+    '',
+  ];
+}
+
+function backlogSection(r: BenchResults): string[] {
+  if (r.backlog === undefined) return [];
+  const b = r.backlog;
+  return [
+    '### Queued backlog',
+    '',
+    `${b.tasks} tasks waiting at once, drained: raw runs them ${b.levels.map((l) => l.concurrency).join(', ')} at a time; Berth gets them in one`,
+    '`POST /tasks/batch` with the worker at that concurrency, timed from the submission to the last `finished_at`.',
+    `The last row is a runner limited to ${b.saturated.runnerConcurrency} tasks at once on a worker with ${b.saturated.workerConcurrency} slots, against`,
+    `raw at concurrency ${b.saturated.runnerConcurrency}: it should drain at the limit's pace without spending more CPU per task (no spinning).`,
+    '',
+    table(backlogRows(b), true),
     '',
   ];
 }

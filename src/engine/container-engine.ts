@@ -6,7 +6,12 @@
  * Contract of run(): the container is created, fed exactly `stdin` followed by EOF, waited for, and
  * removed on every outcome (success, non-zero exit, timeout, overflow, abort, or an error thrown
  * part-way). Outcomes of the *task* (exit code, timeout, overflow) are returned; failures of the
- * *engine* (unreachable, image missing, create refused) are thrown as EngineError.
+ * *engine* (unreachable, hung, image missing, create refused) are thrown as EngineError.
+ *
+ * No call waits forever: an engine that stops answering (a hung daemon that still accepts
+ * connections) fails every call, run() included, with EngineError('unresponsive') within the
+ * adapter's bounds. A run cut short that way cannot remove its container (the engine is not
+ * answering), so the error has containerMayRemain set and whoever retries removes it first.
  */
 
 export interface ContainerSpec {
@@ -53,13 +58,18 @@ export interface RunOptions {
   readonly onStderr?: (chunk: Buffer) => void;
 }
 
-export type EngineErrorReason = 'unreachable' | 'image_not_found' | 'create_failed' | 'engine_failure';
+/**
+ * unreachable: no connection could be made (nothing listens); unresponsive: the engine took the
+ * request, or is still connected, but did not answer within its bound (a hung daemon).
+ */
+export type EngineErrorReason = 'unreachable' | 'unresponsive' | 'image_not_found' | 'create_failed' | 'engine_failure';
 
 export class EngineError extends Error {
   readonly reason: EngineErrorReason;
   /**
-   * The container could not be removed (the engine went away mid-run), so it may still exist and
-   * even still run. Whoever retries the task must remove it first, or the task runs twice at once.
+   * The container could not be removed (the engine went away or hung mid-run, or a create went
+   * unanswered and may yet be carried out), so it may still exist and even still run. Whoever
+   * retries the task must remove it (by its labels) first, or the task runs twice at once.
    */
   readonly containerMayRemain: boolean;
   /** What the container did, when it finished before its removal failed. */
@@ -85,7 +95,7 @@ export interface FoundContainer {
 
 export interface ContainerEngine {
   run(spec: ContainerSpec, options?: RunOptions): Promise<ContainerOutcome>;
-  /** Resolves when the engine answers; throws EngineError('unreachable') otherwise. */
+  /** Resolves when the engine answers; throws EngineError('unreachable' or 'unresponsive') otherwise. */
   ping(): Promise<void>;
   /** Names of containers (running or not) carrying all of these labels. */
   listContainers(labels: Readonly<Record<string, string>>): Promise<string[]>;

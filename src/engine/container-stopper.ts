@@ -4,6 +4,7 @@
  */
 import type Docker from 'dockerode';
 import { toEngineError } from './engine-errors.ts';
+import { delay, type EngineCall } from './engine-liveness.ts';
 
 export type StopReason = 'timeout' | 'overflow' | 'abort';
 
@@ -13,6 +14,7 @@ export type StopReason = 'timeout' | 'overflow' | 'abort';
  */
 export class ContainerStopper {
   readonly #container: Docker.Container;
+  readonly #call: EngineCall;
   #reason: StopReason | undefined;
   #started = false;
   /** True when a kill reached a running container (not refused because it had already exited). */
@@ -25,8 +27,9 @@ export class ContainerStopper {
   /** Rejects if a kill failed and the container is still running: waiting for it would hang. */
   readonly failure = new Promise<never>((_resolve, reject) => (this.#rejectFailure = reject));
 
-  constructor(container: Docker.Container) {
+  constructor(container: Docker.Container, call: EngineCall) {
     this.#container = container;
+    this.#call = call;
     this.failure.catch(() => undefined);
   }
 
@@ -63,20 +66,18 @@ export class ContainerStopper {
   }
 
   async #sendKill(): Promise<void> {
+    const id = this.#container.id;
     try {
-      await this.#container.kill({ signal: 'SIGKILL' });
+      await this.#call(`killing container ${id}`, (abortSignal) => this.#container.kill({ signal: 'SIGKILL', abortSignal }));
       this.#delivered = true;
     } catch (error) {
       // A container that already exited is refused differently by each engine (Docker 409,
       // Podman 500 "container state improper"), so ask whether it is still running instead.
-      const running = await this.#container.inspect().then((info) => info.State.Running, () => true);
-      if (running) this.#rejectFailure(toEngineError(error, 'engine_failure', `killing container ${this.#container.id}`));
+      const running = await this.#call(`inspecting container ${id}`, (abortSignal) => this.#container.inspect({ abortSignal }))
+        .then((info) => info.State.Running, () => true);
+      if (running) this.#rejectFailure(toEngineError(error, 'engine_failure', `killing container ${id}`));
     } finally {
       this.#resolveKilled();
     }
   }
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -5,10 +5,13 @@
  */
 import { EngineError, type EngineErrorReason } from './container-engine.ts';
 
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+/** A connection that could not be made: the request never reached the engine. */
+export const CONNECTION_FAILED_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ENOENT', 'EACCES', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
 ]);
+
+/** A connection that failed, before or during the request. */
+const CONNECTION_ERROR_CODES = new Set([...CONNECTION_FAILED_CODES, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
 export function toEngineError(error: unknown, reason: EngineErrorReason, action: string): EngineError {
   if (error instanceof EngineError) return error;
@@ -17,6 +20,16 @@ export function toEngineError(error: unknown, reason: EngineErrorReason, action:
     return new EngineError('unreachable', `${action}: container engine unreachable (${code})`, { cause: error });
   }
   return new EngineError(reason, `${action}: ${describe(error)}`, { cause: error });
+}
+
+/**
+ * Whether a failed request may still have been carried out: the engine answered nothing (timed
+ * out, connection cut mid-way), yet the request may have reached it.
+ */
+export function mayHaveReachedEngine(error: unknown): boolean {
+  if (statusOf(error) !== undefined) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return !(typeof code === 'string' && CONNECTION_FAILED_CODES.has(code));
 }
 
 export function statusOf(error: unknown): number | undefined {

@@ -79,17 +79,18 @@ export class EngineHttpError extends Error {
   }
 }
 
-/** One request with the whole response body buffered; for small answers only. */
+/** One request with the whole response body buffered; for small answers only. Aborting `signal` abandons it. */
 export function engineRequest(
   address: EngineAddress,
   method: string,
   path: string,
   body?: { readonly contentType: string; readonly data: Buffer },
+  signal?: AbortSignal,
 ): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders =
       body === undefined ? {} : { 'Content-Type': body.contentType, 'Content-Length': body.data.length };
-    const request = http.request({ ...httpTarget(address), method, path, headers }, (response) => {
+    const request = http.request({ ...httpTarget(address), method, path, headers, ...(signal === undefined ? {} : { signal }) }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
@@ -105,8 +106,9 @@ export function engineRequest(
  * multiplexed output and/or accepting stdin. Deliberately sends no request body: dockerode's attach
  * sends its options as a body, which the engine may deliver to the program as stdin (dockerode
  * #742/#777). `streams` is the rest of the query, e.g. `stdin=true&stdout=false&stderr=false`.
+ * Aborting `signal` before the upgrade abandons the request; after it, the socket is the caller's.
  */
-export function attachStream(address: EngineAddress, containerId: string, streams: string): Promise<Socket> {
+export function attachStream(address: EngineAddress, containerId: string, streams: string, signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const request = http.request({
       ...httpTarget(address),
@@ -114,7 +116,11 @@ export function attachStream(address: EngineAddress, containerId: string, stream
       path: `/containers/${encodeURIComponent(containerId)}/attach?stream=true&${streams}`,
       headers: { Connection: 'Upgrade', Upgrade: 'tcp' },
     });
+    const onAbort = (): void => void request.destroy(signal?.reason instanceof Error ? signal.reason : new Error('attach aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = (): void => signal?.removeEventListener('abort', onAbort);
     request.on('upgrade', (_response, socket: Socket, head: Buffer) => {
+      settle();
       // Bytes that arrived with the 101 response belong to the stream; put them back in front.
       if (head.length > 0) socket.unshift(head);
       resolve(socket);
@@ -123,12 +129,17 @@ export function attachStream(address: EngineAddress, containerId: string, stream
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
+        settle();
         const status = response.statusCode ?? 0;
         const text = Buffer.concat(chunks).toString().trim();
         reject(new EngineHttpError(status, `attach to ${containerId} was refused: HTTP ${status} ${text}`));
       });
     });
-    request.on('error', reject);
-    request.end();
+    request.on('error', (error) => {
+      settle();
+      reject(error);
+    });
+    if (signal?.aborted === true) onAbort();
+    else request.end();
   });
 }

@@ -1,0 +1,82 @@
+/**
+ * What the Docker adapter asks of each real engine per task, seen through a pass-through proxy
+ * (test/helpers/engine-proxy.ts): nothing beyond what the task needs. On Docker: create, one attach
+ * carrying stdin, stdout and stderr, wait, start, remove; on Podman a second attach for stdin (see
+ * src/engine/container-streams.ts). The engine's kind is asked once per engine, and the create
+ * request's URL carries no configuration (the task's environment stays out of request lines).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
+import { createDockerEngine } from '../../src/engine/docker-engine.ts';
+import { resolveEngineAddress } from '../../src/engine/engine-socket.ts';
+import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.ts';
+import { TEST_CASE_LABEL, TEST_FILE_LABEL, TEST_IMAGE, testEngines, testSpec } from '../helpers/engines.ts';
+
+const FILE_ID = randomUUID();
+
+/** Container ids and names become {id}, so runs compare; sorted, since requests of one task overlap. */
+function shapes(requests: readonly string[], names: readonly string[]): string[] {
+  return requests
+    .map((line) => names.reduce((text, name) => text.replaceAll(name, '{name}'), line))
+    .map((line) => line.replace(/\/containers\/[0-9a-f]{64}\b/, '/containers/{id}').replace('/containers/{name}/', '/containers/{id}/'))
+    .sort();
+}
+
+for (const { name, dockerHost } of testEngines()) {
+  describe(`engine requests per task on ${name}`, () => {
+    const direct = createDockerEngine({ dockerHost });
+    let proxy: EngineProxy;
+
+    before(async () => {
+      await direct.ping();
+      await ensureBusyboxImage(dockerHost, TEST_IMAGE);
+      const address = resolveEngineAddress(dockerHost);
+      assert.equal(address.kind, 'unix', 'the proxy needs the engine on a unix socket');
+      proxy = await startEngineProxy(address.socketPath);
+    });
+
+    after(async () => {
+      await proxy?.close();
+      await direct.removeContainers({ [TEST_FILE_LABEL]: FILE_ID });
+    });
+
+    test('a successful task costs only create, attach, wait, start and remove; the version is asked once', async () => {
+      const engine = createDockerEngine({ dockerHost: proxy.dockerHost });
+      const attaches = name === 'docker'
+        ? ['POST /containers/{id}/attach?stream=true&stdin=true&stdout=true&stderr=true']
+        : ['POST /containers/{id}/attach?stream=true&stdin=false&stdout=true&stderr=true',
+          'POST /containers/{id}/attach?stream=true&stdin=true&stdout=false&stderr=false'];
+      const perTask = [
+        'DELETE /containers/{id}?force=true&v=true',
+        ...attaches,
+        'POST /containers/create?name={name}',
+        'POST /containers/{id}/start',
+        'POST /containers/{id}/wait?condition=next-exit',
+      ].sort();
+      for (const round of [1, 2]) {
+        proxy.clearRequests();
+        const spec = testSpec(FILE_ID, { command: ['cat'], stdin: Buffer.from(`round ${round}\n`) });
+        const outcome = await engine.run(spec);
+        assert.equal(outcome.exitCode, 0);
+        assert.equal(outcome.stdout.toString(), `round ${round}\n`);
+        const expected = round === 1 ? [...perTask, 'GET /version'].sort() : perTask;
+        assert.deepEqual(shapes(proxy.requests(), [spec.name]), expected);
+        assert.deepEqual(await direct.listContainers({ [TEST_CASE_LABEL]: spec.labels[TEST_CASE_LABEL]! }), []);
+      }
+    });
+
+    test('the create request\'s URL carries only the name: no environment in the request line', async () => {
+      const engine = createDockerEngine({ dockerHost: proxy.dockerHost });
+      const secret = `secret-${randomUUID()}`;
+      proxy.clearRequests();
+      const outcome = await engine.run(testSpec(FILE_ID, { command: ['sh', '-c', 'printf %s "$TOKEN"'], env: { TOKEN: secret } }));
+      assert.equal(outcome.stdout.toString(), secret, 'the variable did not reach the program');
+      const create = proxy.requests().filter((line) => line.startsWith('POST /containers/create'));
+      assert.equal(create.length, 1);
+      assert.match(create[0]!, /^POST \/containers\/create\?name=berth-test-[0-9a-f-]+$/);
+      assert.ok(proxy.requests().every((line) => !line.includes(secret)), 'the secret appeared in a request line');
+    });
+  });
+}
