@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
-import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from '../../scripts/busybox-image.ts';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { resolveEngineAddress } from '../../src/engine/engine-socket.ts';
 import { runLeavingNothing, TEST_FILE_LABEL, TEST_IMAGE, testEngines, testSpec } from '../helpers/engines.ts';

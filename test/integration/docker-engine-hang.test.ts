@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { EngineError, type ContainerEngine, type ContainerOutcome, type ContainerSpec } from '../../src/engine/container-engine.ts';
 import { createDockerEngine, type EngineTimeouts } from '../../src/engine/docker-engine.ts';
 import { resolveEngineAddress } from '../../src/engine/engine-socket.ts';
-import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from '../../scripts/busybox-image.ts';
 import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.ts';
 import { TEST_CASE_LABEL, TEST_FILE_LABEL, TEST_IMAGE, testEngines, testSpec } from '../helpers/engines.ts';
 import { startPrivatePodman, type PrivateEngine } from '../helpers/private-engine.ts';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ensureBusyboxImage } from '../../src/images/busybox-image.ts';
+import { ensureBusyboxImage } from '../../scripts/busybox-image.ts';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
 import { resolveEngineAddress } from '../../src/engine/engine-socket.ts';
 import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.ts';
