@@ -8,8 +8,8 @@
  *   BENCH_ENGINE=docker|podman   engine (default docker); DOCKER_HOST overrides its socket
  *   BENCH_DATABASE_URL           superuser URL used to create/drop the bench database
  *   BENCH_QUICK=1                small counts, for trying the benchmark itself out
- *   BENCH_BACKLOG_LEVELS=4       worker concurrencies of the backlog phase, e.g. 1,4,8 (each level adds
- *                                one to three minutes at 200 tasks, most at 1 and on Podman)
+ *   BENCH_BACKLOG_LEVELS=1,4,8   worker concurrencies of the backlog phase (default 1,4,8, the levels the
+ *                                targets name; 4 with BENCH_QUICK); each adds one to three minutes
  *   BENCH_PROFILE_DIR=dir        run Berth's processes with --cpu-prof, profiles into dir
  *   BENCH_BERTH_NODE_ARGS='…'    extra node options for Berth's processes (experiments, e.g. --import)
  */
@@ -38,7 +38,7 @@ const COUNTS = quick
   ? { sequential: 20, concurrent: 40, block: 20, backlog: 40, memoryWarmUp: 2500, memoryTasks: 1000, sampleEvery: 250, single: 3000, batch: 10 }
   : { sequential: 100, concurrent: 160, block: 40, backlog: 200, memoryWarmUp: 14000, memoryTasks: 5000, sampleEvery: 1000, single: 10000, batch: 40 };
 const TIMEOUT_MS = Number(process.env['BENCH_TIMEOUT'] ?? 25 * 60) * 1000;
-const BACKLOG_LEVELS = parseLevels(process.env['BENCH_BACKLOG_LEVELS'] ?? '4');
+const BACKLOG_LEVELS = parseLevels(process.env['BENCH_BACKLOG_LEVELS'] ?? (quick ? '4' : '1,4,8'));
 /** Worker slots for the backlog on the runner limited to 2: more than the limit, so it is saturated. */
 const SATURATED_WORKER_CONCURRENCY = 4;
 
