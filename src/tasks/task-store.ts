@@ -279,19 +279,20 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
 /**
  * running → queued, for this attempt only: a retry after `delayMs`, or (0) a re-run after an
  * interruption. null when the attempt no longer holds the task; else when the next attempt may
- * start, by the database's clock: the job's startAfter must agree with the claim's guard, so the
- * time is whole milliseconds (a JavaScript Date would drop the microseconds, and the job would
- * come due a moment before its task).
+ * start, by the database's clock, rounded up to the millisecond a Date can carry: the job's
+ * startAfter must not come before the claim's guard lets the task go.
  */
 export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<{ startAfter: Date | null } | null> {
-  const { rows } = await db.query<{ next_attempt_at: Date | null }>(prepared(
+  const { rows } = await db.query<{ next_attempt_ms: string | null }>(prepared(
     `update berth.tasks set status = 'queued', heartbeat_at = null,
-        next_attempt_at = case when $3::int > 0 then date_trunc('milliseconds', now() + make_interval(secs => $3::int / 1000.0)) end
+        next_attempt_at = case when $3::int > 0 then now() + make_interval(secs => $3::int / 1000.0) end
       where id = $1 and attempts = $2 and status = 'running'
-      returning next_attempt_at`,
+      returning (extract(epoch from next_attempt_at) * 1000)::text as next_attempt_ms`,
     [id, attempt, delayMs],
   ));
-  return rows[0] === undefined ? null : { startAfter: rows[0].next_attempt_at };
+  if (rows[0] === undefined) return null;
+  const ms = rows[0].next_attempt_ms;
+  return { startAfter: ms === null ? null : new Date(Math.ceil(Number(ms))) };
 }
 
 /** Which of these attempts still hold their task; refreshes their heartbeat. */
