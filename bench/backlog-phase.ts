@@ -166,10 +166,10 @@ async function waitUntilFinal(rows: pg.Client, ids: readonly string[]): Promise<
 async function checkOutputs(rows: pg.Client, ids: readonly string[]): Promise<void> {
   const { rows: [row] } = await rows.query<{ good: string }>(
     `select count(*) as good from berth.tasks
-      where id = any($1::uuid[]) and status = 'succeeded' and output = input::jsonb`, [ids]);
+      where id = any($1::uuid[]) and status = 'succeeded' and output::jsonb = input::jsonb`, [ids]);
   if (Number(row!.good) !== ids.length) {
     const { rows: bad } = await rows.query(`select id, status, error_code, error_message from berth.tasks
-      where id = any($1::uuid[]) and not (status = 'succeeded' and output = input::jsonb) limit 3`, [ids]);
+      where id = any($1::uuid[]) and not (status = 'succeeded' and output::jsonb = input::jsonb) limit 3`, [ids]);
     throw new Error(`backlog: ${ids.length - Number(row!.good)} of ${ids.length} tasks did not succeed with their input echoed: ${JSON.stringify(bad)}`);
   }
 }
