@@ -11,14 +11,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, chown, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
-import { spawnBerth, submit, waitForFinal, type BerthProcess } from '../helpers/berth-process.ts';
+import { spawnBerth, spawnBerthCommand, submit, waitForFinal, type BerthProcess } from '../helpers/berth-process.ts';
 import { freePort, startPrivatePostgres } from '../helpers/private-postgres.ts';
 
 const run = promisify(execFile);
@@ -93,11 +93,16 @@ async function refusesConnections(port: number): Promise<boolean> {
 }
 
 /** Starts Berth from `checkout`; returns it, its URL and the embedded server's pid and data dir. */
-async function startBerth(defer: Defer, checkout: string, command: string, env: Record<string, string>, user?: { uid: number; gid: number }) {
+async function startBerth(
+  defer: Defer, checkout: string, command: string, env: Record<string, string>, user?: { uid: number; gid: number; node: string },
+) {
   const pgPort = await freePort();
-  const berth = spawnBerth([command, '--config', path.join(checkout, 'firstrun.yaml')], {
-    PORT: '0', BERTH_EMBEDDED_PG_PORT: String(pgPort), BERTH_INSTANCE: `firstrun-${pgPort}`, ...env,
-  }, { cli: path.join(checkout, 'src', 'cli.ts'), cwd: checkout, ...user });
+  const berthEnv = { PORT: '0', BERTH_EMBEDDED_PG_PORT: String(pgPort), BERTH_INSTANCE: `firstrun-${pgPort}`, ...env };
+  const args = [command, '--config', path.join(checkout, 'firstrun.yaml')];
+  const cli = path.join(checkout, 'src', 'cli.ts');
+  const berth = user === undefined
+    ? spawnBerth(args, berthEnv, { cli, cwd: checkout })
+    : spawnBerthCommand(user.node, [cli, ...args], berthEnv, { cwd: checkout, uid: user.uid, gid: user.gid });
   let pid: number | undefined;
   defer(async () => {
     // After a failure: Berth first, then its server, which would outlive a killed Berth.
@@ -157,8 +162,14 @@ test('an ordinary user with a 0700 home: the embedded PostgreSQL runs as that us
   // user's (a recursive chown would reach the checkout's node_modules through the hardlinks).
   for (const dir of [home, checkout]) await chown(dir, nobody.uid, nobody.gid);
   await chmod(home, 0o700);
+  // The test's own Node may sit where the user cannot reach (a 0700 home, as in CI's clone): the
+  // user gets a copy of its own, as a user who installed Node themselves would have.
+  const node = path.join(home, 'node');
+  await copyFile(process.execPath, node);
+  await chmod(node, 0o755);
+  await chown(node, nobody.uid, nobody.gid);
 
-  const { berth, url, pid, pgPort, databaseDir } = await startBerth(defer, checkout, 'serve', { BERTH_READYZ_ENGINE: 'false' }, nobody);
+  const { berth, url, pid, pgPort, databaseDir } = await startBerth(defer, checkout, 'serve', { BERTH_READYZ_ENGINE: 'false' }, { ...nobody, node });
   assert.equal(databaseDir, path.join(checkout, '.berth', 'postgres'));
   const task = await submit(url, 'echo', { stored: true });
   const again = await (await fetch(`${url}/tasks/${String(task['id'])}`)).json() as Record<string, unknown>;
