@@ -8,6 +8,10 @@ import { delay, type EngineCall } from './engine-liveness.ts';
 
 export type StopReason = 'timeout' | 'overflow' | 'abort';
 
+/** After a refused kill: how often, and how many times, to look whether the container was exiting anyway. */
+const EXITING_CHECK_MS = 200;
+const EXITING_CHECKS = 10;
+
 /**
  * Kills the container once, for the first reason given. A kill requested before the container has
  * started is held until it has (killing a created container is refused, and start would revive it).
@@ -72,9 +76,16 @@ export class ContainerStopper {
       this.#delivered = true;
     } catch (error) {
       // A container that already exited is refused differently by each engine (Docker 409,
-      // Podman 500 "container state improper"), so ask whether it is still running instead.
-      const running = await this.#call(`inspecting container ${id}`, (abortSignal) => this.#container.inspect({ abortSignal }))
+      // Podman 500 "container state improper"), so ask whether it is still running instead. One
+      // that is exiting at that moment is refused too while it still reads as running (seen on
+      // Podman under load), so it gets a short while to be seen stopped.
+      const isRunning = () => this.#call(`inspecting container ${id}`, (abortSignal) => this.#container.inspect({ abortSignal }))
         .then((info) => info.State.Running, () => true);
+      let running = await isRunning();
+      for (let i = 0; running && i < EXITING_CHECKS; i += 1) {
+        await delay(EXITING_CHECK_MS);
+        running = await isRunning();
+      }
       if (running) this.#rejectFailure(toEngineError(error, 'engine_failure', `killing container ${id}`));
     } finally {
       this.#resolveKilled();

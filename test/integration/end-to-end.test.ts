@@ -80,7 +80,7 @@ for (const engineUnderTest of testEngines()) {
 
     test('stdout over the limit → failed output_too_large', async () => {
       const task = await run('big-output');
-      assert.equal(task['error'].code, 'output_too_large');
+      assert.equal(task['error'].code, 'output_too_large', JSON.stringify(task['error']));
     });
 
     test('timeout → container killed, failed timeout', async () => {
