@@ -13,6 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { EngineError, type ContainerEngine, type ContainerOutcome, type ContainerSpec } from '../../src/engine/container-engine.ts';
 import { createDockerEngine, type EngineTimeouts } from '../../src/engine/docker-engine.ts';
@@ -33,7 +34,8 @@ const LATE_CREATE_MS = 10_000;
 /** One way to hang an engine and let it go on. */
 interface Hangable {
   readonly dockerHost: string;
-  hang(): void;
+  /** Resolves once the engine can no longer answer anything. */
+  hang(): Promise<void>;
   resume(): void;
   close(): Promise<void>;
 }
@@ -47,7 +49,10 @@ async function privatePodman(): Promise<Hangable> {
   };
   return {
     dockerHost: service.dockerHost,
-    hang: () => signal('SIGSTOP'),
+    async hang() {
+      signal('SIGSTOP');
+      await allThreadsStopped(service.pid()!);
+    },
     resume: () => signal('SIGCONT'),
     async close() {
       if (service.pid() !== undefined) process.kill(service.pid()!, 'SIGCONT');
@@ -60,7 +65,25 @@ async function frozenProxy(dockerHost: string): Promise<Hangable> {
   const address = resolveEngineAddress(dockerHost);
   assert.equal(address.kind, 'unix', 'the proxy needs the engine on a unix socket');
   const proxy: EngineProxy = await startEngineProxy(address.socketPath);
-  return { dockerHost: proxy.dockerHost, hang: () => proxy.freeze(), resume: () => proxy.thaw(), close: () => proxy.close() };
+  return { dockerHost: proxy.dockerHost, hang: async () => proxy.freeze(), resume: () => proxy.thaw(), close: () => proxy.close() };
+}
+
+/**
+ * kill() only queues SIGSTOP: the process stops once one of its threads takes the signal, and on a
+ * busy machine that can be milliseconds later, while another thread still answers a request (CI saw
+ * a ping answered 4 ms after the kill). So the hang starts when every thread reads as stopped.
+ */
+async function allThreadsStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const threads = await readdir(`/proc/${pid}/task`);
+    const states = await Promise.all(threads.map(async (tid) =>
+      // The state follows the parenthesised command name, which may itself hold spaces.
+      (await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')).replace(/^.*\) /s, '').charAt(0)));
+    if (states.every((state) => state === 'T' || state === 't')) return;
+    if (Date.now() > deadline) assert.fail(`the podman service did not stop within 5 s (thread states ${states.join('')})`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** run() settles, or the test fails once HANG_BOUND_MS have passed since `since`. */
@@ -133,7 +156,7 @@ for (const target of targets) {
         onStderr: () => {
           if (hungAt !== undefined) return;
           hungAt = Date.now();
-          hangable.hang();
+          void hangable.hang();
         },
       });
       let error: unknown;
@@ -148,8 +171,8 @@ for (const target of targets) {
 
     test('a hang before the container is created ends run() the same way', async () => {
       const spec = testSpec(FILE_ID, { command: ['true'] });
+      await hangable.hang();
       const hungAt = Date.now();
-      hangable.hang();
       let error: unknown;
       try {
         error = await settledWithinBound(engine.run(spec), () => hungAt);
@@ -162,7 +185,7 @@ for (const target of targets) {
 
     test('ping() and listContainers() of a hung engine fail as unresponsive', async () => {
       const quick = createDockerEngine({ dockerHost: hangable.dockerHost, timeouts: { ...ENGINE_TIMEOUTS, requestMs: QUICK_REQUEST_MS } });
-      hangable.hang();
+      await hangable.hang();
       try {
         await assert.rejects(quick.ping(), (error: unknown) => error instanceof EngineError && error.reason === 'unresponsive');
         await assert.rejects(quick.listContainers({ [TEST_FILE_LABEL]: FILE_ID }),
