@@ -34,7 +34,13 @@ const DEFAULT_HEARTBEAT_MS = { interval: 10_000, timeout: 5_000 };
 const CONNECT_TIMEOUT_MS = 5_000;
 
 export async function publishTaskEvent(db: Queryable, taskId: string, kind: TaskEventKind): Promise<void> {
-  await db.query(prepared('select pg_notify($1, $2)', [TASK_EVENTS_CHANNEL, `${kind}:${taskId}`]));
+  const { channel, payload } = taskEventNotice(taskId, kind);
+  await db.query(prepared('select pg_notify($1, $2)', [channel, payload]));
+}
+
+/** The NOTIFY of an event, for a statement that sends it itself (pg_notify(channel, payload)). */
+export function taskEventNotice(taskId: string, kind: TaskEventKind): { channel: string; payload: string } {
+  return { channel: TASK_EVENTS_CHANNEL, payload: `${kind}:${taskId}` };
 }
 
 export interface TaskEvents {

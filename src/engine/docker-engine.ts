@@ -39,6 +39,8 @@ export { DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts } from './engine-liveness.
 const KILL_GRACE_MS = 5_000;
 /** After a kill, how long the engine may take to report the container stopped before we give up. */
 const KILL_STOP_LIMIT_MS = 30_000;
+/** Ends a run's exit wait once it is no longer needed: a reason made once, as abort() would otherwise build a DOMException (and its stack) per task. */
+const RUN_OVER = new Error('the run is over');
 
 export interface DockerEngineOptions {
   readonly dockerHost?: string;
@@ -183,7 +185,7 @@ async function superviseContainer(
     return buildOutcome(capture, exit, stopper, startedAt);
   } finally {
     clearTimeout(deadline);
-    stopWaiting.abort();
+    stopWaiting.abort(RUN_OVER);
     options.signal?.removeEventListener('abort', onAbort);
     streams?.close();
   }

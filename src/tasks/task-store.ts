@@ -183,6 +183,8 @@ export interface ClaimedTask {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly priority: number;
+  /** Whether the task has a callback to queue when it ends. */
+  readonly hasCallback: boolean;
 }
 
 interface ClaimRow {
@@ -192,11 +194,13 @@ interface ClaimRow {
   attempts: number;
   max_attempts: number;
   priority: number;
+  has_callback: boolean;
 }
 
 function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
   return row === undefined ? null : {
     id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
+    hasCallback: row.has_callback,
   };
 }
 
@@ -214,7 +218,7 @@ export async function claimTask(db: Queryable, id: string, jobId: string): Promi
     `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
         next_attempt_at = null, job_id = $2
       where id = $1 and ${CLAIMABLE}
-      returning id, runner, input::text as input_json, attempts, max_attempts, priority`,
+      returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback`,
     [id, jobId],
   ));
   return toClaimed(rows[0]);
@@ -231,10 +235,10 @@ export async function claimUnlimitedTask(db: Queryable, id: string, jobId: strin
        update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
            next_attempt_at = null, job_id = $2
         where id = $1 and ${CLAIMABLE} and runner <> all($3::text[])
-        returning id, runner, input::text as input_json, attempts, max_attempts, priority),
+        returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback),
      recorded as (
        insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
-     select id, runner, input_json, attempts, max_attempts, priority from claimed`,
+     select id, runner, input_json, attempts, max_attempts, priority, has_callback from claimed`,
     [id, jobId, limitedRunners],
   ));
   return toClaimed(rows[0]);
@@ -282,6 +286,30 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
  * start, by the database's clock, rounded up to the millisecond a Date can carry: the job's
  * startAfter must not come before the claim's guard lets the task go.
  */
+/**
+ * The whole of a finish, for a task with no callback whose runner has no concurrency limit: the
+ * task, its attempt, and the 'final' event (`notice`, sent at commit) in one statement, with no
+ * transaction around it. false when nothing changed: the attempt no longer holds the task, or the
+ * task has a callback after all (the caller then takes the full path).
+ */
+export async function finishTaskAlone(
+  db: Queryable, id: string, attempt: number, result: AttemptResult, notice: { channel: string; payload: string },
+): Promise<boolean> {
+  const { rows } = await db.query(prepared(
+    `with finished as (
+       update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
+           finished_at = now(), heartbeat_at = null
+        where id = $1 and attempts = $2 and status = 'running' and callback_url is null
+        returning id),
+     ended as (
+       update berth.task_attempts set finished_at = now(), exit_code = $7, error_code = $5, error_message = $6
+        where task_id = $1 and attempt = $2 and finished_at is null and exists (select 1 from finished))
+     select pg_notify($8, $9) from finished`,
+    [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode, notice.channel, notice.payload],
+  ));
+  return rows.length > 0;
+}
+
 export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<{ startAfter: Date | null } | null> {
   const { rows } = await db.query<{ next_attempt_ms: string | null }>(prepared(
     `update berth.tasks set status = 'queued', heartbeat_at = null,

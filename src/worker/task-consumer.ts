@@ -37,12 +37,13 @@ export async function startTaskConsumer(deps: {
 }): Promise<TaskConsumer> {
   // Keyed by job: a stale job for a task this worker already runs must not displace its entry.
   const running = new Map<string, RunningAttempt>();
-  const stopAttempt = (taskId: string, reason: AttemptStopped): void => {
-    for (const entry of running.values()) if (entry.taskId === taskId) entry.controller.abort(reason);
+  // The reason is made only for an attempt that is here: every task's end comes by, and an Error's stack costs.
+  const stopAttempt = (taskId: string, reason: () => AttemptStopped): void => {
+    for (const entry of running.values()) if (entry.taskId === taskId) entry.controller.abort(reason());
   };
 
   const unsubscribe = deps.events.subscribeAll((taskId, kind) => {
-    if (kind === 'final') stopAttempt(taskId, new AttemptStopped('superseded', 'the task was cancelled'));
+    if (kind === 'final') stopAttempt(taskId, () => new AttemptStopped('superseded', 'the task was cancelled'));
   });
   const beat = setInterval(() => void sendHeartbeats(), deps.heartbeatMs);
 
@@ -52,7 +53,7 @@ export async function startTaskConsumer(deps: {
     try {
       const still = await deps.lifecycle.heartbeat(held);
       for (const { id } of held) {
-        if (!still.has(id)) stopAttempt(id, new AttemptStopped('superseded', 'the attempt no longer holds its task'));
+        if (!still.has(id)) stopAttempt(id, () => new AttemptStopped('superseded', 'the attempt no longer holds its task'));
       }
     } catch (error) {
       // Missed beats are survivable up to the lease; the sweeper decides beyond it.

@@ -302,6 +302,41 @@ describe('cancel', () => {
     }
   });
 
+  test('settling a success: the task, its attempt, the final event and the callback, with a callback or without', async () => {
+    const success: AttemptResult = { status: 'succeeded', outputJson: '{"n":1}', errorCode: null, errorMessage: null, exitCode: 0 };
+    for (const withCallback of [false, true]) {
+      const task = await submitted({ runner: 'echo' });
+      // Set on the row, as a submission with an allowed callbackUrl leaves it.
+      if (withCallback) await stack.pool.query(`update berth.tasks set callback_url = 'http://127.0.0.1:9/hook' where id = $1`, [task['id']]);
+      const claim = await claimInProcess(task['id']);
+      assert.equal(claim.hasCallback, withCallback, 'the claim knows whether the task has a callback');
+      const heard = new Promise<string>((resolve) => {
+        const unsubscribe = stack.events.subscribe(task['id'], (kind) => { if (kind === 'final') { unsubscribe(); resolve(kind); } });
+      });
+      assert.equal(await lifecycle().settle(claim, success), 'finished');
+      assert.equal(await within(10_000, heard, 'the final event'), 'final');
+      const final = (await get(`/tasks/${task['id']}`)).json();
+      assert.deepEqual([final.status, final.output, final.attempts], ['succeeded', { n: 1 }, 1]);
+      assert.equal(final.attemptHistory[0].exitCode, 0, JSON.stringify(final.attemptHistory));
+      assert.notEqual(final.attemptHistory[0].finishedAt, null);
+      const { rows } = await stack.pool.query(`select 1 from pgboss.job where name = 'berth-callback' and data->>'taskId' = $1`, [task['id']]);
+      assert.equal(rows.length, withCallback ? 1 : 0, `callback jobs of a task ${withCallback ? 'with' : 'without'} a callback`);
+      // The same attempt settled again (a worker that lost it, say) changes nothing.
+      assert.equal(await lifecycle().settle(claim, { ...success, outputJson: '{"n":2}' }), 'superseded');
+      assert.deepEqual((await get(`/tasks/${task['id']}`)).json().output, { n: 1 });
+    }
+  });
+
+  test('an attempt settled after its task was cancelled changes nothing: the attempt stays recorded as cancelled', async () => {
+    const task = await submitted({ runner: 'echo' });
+    const claim = await claimInProcess(task['id']);
+    assert.equal((await cancel(task['id'])).statusCode, 200);
+    const success: AttemptResult = { status: 'succeeded', outputJson: '{}', errorCode: null, errorMessage: null, exitCode: 0 };
+    assert.equal(await lifecycle().settle(claim, success), 'superseded');
+    const final = (await get(`/tasks/${task['id']}`)).json();
+    assert.deepEqual([final.status, final.output, final.attemptHistory[0].error?.code, final.attemptHistory[0].exitCode], ['cancelled', null, 'cancelled', null]);
+  });
+
   test('a task claimed while the cancel is in flight: the running attempt is recorded as cancelled', async () => {
     // The cancel reads the task (still queued), then its update waits for the row lock a worker's
     // claim holds; once the claim commits, the task it cancels is running attempt 1.
