@@ -78,9 +78,55 @@ export interface CallbackSettings {
   readonly retries: { readonly limit: number; readonly delayMs: number };
 }
 
+/**
+ * When a step with parents runs, once every parent is final:
+ * - succeeded: every parent succeeded, else the step is skipped;
+ * - always: whatever the parents' statuses;
+ * - min_succeeded: at least `minSucceeded` parents succeeded, else skipped.
+ * A for_each parent counts as succeeded only if every one of its elements did.
+ */
+export type StepCondition =
+  | { readonly kind: 'succeeded' }
+  | { readonly kind: 'always' }
+  | { readonly kind: 'min_succeeded'; readonly minSucceeded: number };
+
+/** One step of a workflow: an ordinary task of `runner`, released when its parents allow. */
+export interface WorkflowStep {
+  readonly id: string;
+  readonly runner: string;
+  /** Ids of the steps whose outputs it waits for; empty for a step that starts with the run. */
+  readonly needs: readonly string[];
+  readonly when: StepCondition;
+  /**
+   * Task input built from the step's envelope ({input, parents}): key → JSON Pointer into it.
+   * Undefined: the envelope itself.
+   */
+  readonly input: Readonly<Record<string, string>> | undefined;
+  /** JSON Pointer into the envelope to an array: one task per element. Undefined: one task. */
+  readonly forEach: string | undefined;
+  /** Most elements a for_each step takes; more fails the step (or the submission, for /input pointers). */
+  readonly maxItems: number;
+}
+
+/** A workflow: steps of runners, in an order where every step comes after the steps it needs. */
+export interface Workflow {
+  readonly name: string;
+  /** Steps in dependency order (parents before children), as declared where the order allows. */
+  readonly steps: readonly WorkflowStep[];
+  /** Steps nothing needs: the run's output is theirs. */
+  readonly sinks: readonly string[];
+  /** The JSON Schema as written in the config (shown by the API), or undefined. */
+  readonly inputSchema: Readonly<Record<string, unknown>> | undefined;
+  /** Checks a run's input against inputSchema; returns every violation (empty when valid). */
+  readonly validateInput: (input: unknown) => readonly ErrorDetail[];
+  /** Default callback URL for its runs. */
+  readonly callback: string | undefined;
+}
+
 /** Everything the runners file declares. */
 export interface RunnersConfig {
   readonly runners: ReadonlyMap<string, Runner>;
   readonly webhooks?: ReadonlyMap<string, Webhook>;
   readonly callbacks?: CallbackSettings | undefined;
+  readonly workflows?: ReadonlyMap<string, Workflow>;
 }
