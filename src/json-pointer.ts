@@ -1,6 +1,6 @@
 /**
  * RFC 6901 JSON Pointers into JSON documents, and input maps built from them: a webhook's
- * `input:` selects task input from its payload this way.
+ * `input:` selects task input from its payload this way, and a workflow step's from its envelope.
  */
 /** True for an RFC 6901 JSON Pointer: "" (the whole document) or "/"-separated reference tokens
  *  in which "~" only appears as the escapes "~0" and "~1". */
@@ -29,6 +29,12 @@ function resolvePointer(document: unknown, pointer: string): unknown {
     if (current === MISSING) return MISSING;
   }
   return current;
+}
+
+/** What `pointer` selects in `document`; found is false when nothing is there. */
+export function selectPointer(document: unknown, pointer: string): { found: boolean; value: unknown } {
+  const value = resolvePointer(document, pointer);
+  return value === MISSING || value === undefined ? { found: false, value: undefined } : { found: true, value };
 }
 
 /**

@@ -10,6 +10,7 @@ import type { ReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskWatch } from '../tasks/task-watch.ts';
+import type { WorkflowService } from '../tasks/workflow-service.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { errorHandler } from './error-handler.ts';
 import { registerJsonBodyParser } from './json-body.ts';
@@ -17,6 +18,7 @@ import { healthRoutes } from './routes/health.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { workflowRoutes } from './routes/workflows.ts';
 import { registerSwagger } from './swagger.ts';
 import { registerUnreadBodyDiscard } from './unread-body.ts';
 import { createValidatorCompiler } from './validator-compiler.ts';
@@ -24,6 +26,7 @@ import { createValidatorCompiler } from './validator-compiler.ts';
 export interface AppDeps {
   readonly tasks: TaskService;
   readonly watch: TaskWatch;
+  readonly workflows: WorkflowService;
   readonly webhooks: WebhookService;
   readonly runners: RunnersConfig;
   readonly readiness: ReadinessCheck;
@@ -60,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await registerSwagger(app);
   await app.register(taskRoutes, { tasks: deps.tasks, watch: deps.watch, batchBodyLimitBytes: deps.batchBodyLimitBytes ?? deps.bodyLimitBytes * 16 });
+  await app.register(workflowRoutes, { workflows: deps.workflows });
   await app.register(webhookRoutes, { webhooks: deps.webhooks });
   await app.register(runnerRoutes, { runners: deps.runners });
   await app.register(healthRoutes, { readiness: deps.readiness });

@@ -15,6 +15,7 @@ import { startTaskEvents } from '../task-events.ts';
 import { createTaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { createTaskService } from '../tasks/task-service.ts';
 import { createTaskWatch } from '../tasks/task-watch.ts';
+import { createWorkflowService } from '../tasks/workflow-service.ts';
 import { createWebhookService } from '../webhooks/webhook-service.ts';
 import { buildApp } from './app.ts';
 
@@ -36,11 +37,14 @@ export async function startApiProcess(options: {
   const shutdown = new AbortController();
   const engine = config.readyzChecksEngine ? createDockerEngine({ dockerHost: config.dockerHost }) : undefined;
   const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
-  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback: createCallbackCheck(runners.callbacks) });
+  const checkCallback = createCallbackCheck(runners.callbacks);
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
+  const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
   const app = await buildApp({
     tasks,
     webhooks: createWebhookService({ runners, tasks }),
-    watch: createTaskWatch({ pool, events, shutdown: shutdown.signal }),
+    watch,
+    workflows: createWorkflowService({ pool, lifecycle, runners, watch, checkCallback }),
     runners,
     readiness: createReadinessCheck({ pool, engine }),
     bodyLimitBytes: config.bodyLimitBytes,

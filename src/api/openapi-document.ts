@@ -12,7 +12,8 @@ const inert = (): never => {
 export async function buildOpenApiDocument(): Promise<unknown> {
   const app = await buildApp({
     tasks: { submitTask: inert, submitBatch: inert, getTask: inert, listTasks: inert, cancelTask: inert },
-    watch: { waitForTask: inert, readLogs: inert, followLogs: inert },
+    watch: { waitForTask: inert, waitFor: inert, readLogs: inert, followLogs: inert },
+    workflows: { submit: inert, get: inert, list: inert, cancel: inert, retry: inert },
     webhooks: { receive: inert },
     runners: { runners: new Map() },
     readiness: async () => undefined,

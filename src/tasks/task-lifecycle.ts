@@ -21,10 +21,12 @@ import { replaceLog } from './log-store.ts';
 import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
 import {
-  cancelTask, claimTask, claimUnlimitedTask, countRunning, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat, insertTask, insertTasks,
-  liveAttempts, lockQueuedTask, lockRunner, parkTask, requeueTask, unparkTasks,
-  type AttemptResult, type ClaimedTask, type LostAttempt, type NewTask,
+  cancelTask, claimTask, claimUnlimitedTask, countRunning, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat,
+  insertFailedTasks, insertTask, insertTasks, liveAttempts, lockQueuedTask, lockRunner, parkTask, requeueTask, unparkTasks, workflowOf,
+  type AttemptResult, type ClaimedTask, type FinishedTask, type LostAttempt, type NewTask,
 } from './task-store.ts';
+import { createWorkflowProgress } from './workflow-progress.ts';
+import { lockRun, type LockedRun, type NewRun } from './workflow-store.ts';
 
 export type { AttemptResult, ClaimedTask, LostAttempt, NewTask } from './task-store.ts';
 
@@ -37,7 +39,12 @@ export interface AttemptRef {
   readonly priority: number;
   /** Known from the claim; undefined (the sweeper's view) counts as maybe. */
   readonly hasCallback?: boolean;
+  /** The workflow run the task is a step of (null: none), known from the claim; undefined: look it up. */
+  readonly workflowId?: string | null;
 }
+
+/** How a request to change a whole workflow run went. */
+export type RunChange = 'done' | 'not_found' | 'refused';
 
 /** How an attempt's end was recorded: superseded means it no longer held its task, and changed nothing. */
 export type Settlement = 'finished' | 'retrying' | 'requeued' | 'superseded';
@@ -71,6 +78,12 @@ export interface TaskLifecycle {
   reclaim(ref: AttemptRef, message: string): Promise<Settlement>;
   /** queued | running → cancelled; false when the task is already final (or missing). */
   cancel(taskId: string): Promise<boolean>;
+  /** A workflow run, its steps, and the tasks of the steps that need nothing, all or nothing. */
+  submitWorkflow(run: NewRun, input: unknown): Promise<void>;
+  /** running → cancelled: its unfinished tasks are cancelled (their containers killed), its waiting steps too. refused: already final. */
+  cancelWorkflow(runId: string): Promise<RunChange>;
+  /** failed → running: its failed, cancelled and skipped steps run again with fresh tasks. refused: not failed. */
+  retryWorkflow(runId: string): Promise<RunChange>;
   /** Safety net for parked tasks: gives free slots of every limited runner to its parked tasks. Returns how many. */
   releaseFreeSlots(): Promise<number>;
   /** Refreshes these attempts' leases; returns the ids of the tasks they still hold. */
@@ -106,11 +119,54 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     };
   }
 
-  /** What follows a final status, in the transaction that made it. */
-  async function afterFinal(client: PoolClient, taskId: string, callbackUrl: string | null): Promise<void> {
-    if (callbackUrl !== null) await queue.enqueueCallback(client, taskId);
+  /**
+   * What follows a final status, in the transaction that made it: the task's callback and event,
+   * and for a workflow step (whose run the transaction locked first), the run moves on.
+   */
+  async function afterFinal(client: PoolClient, taskId: string, finished: FinishedTask, run: LockedRun | null): Promise<void> {
+    if (finished.callbackUrl !== null) await queue.enqueueCallback(client, taskId);
     await publishTaskEvent(client, taskId, 'final');
+    if (finished.step !== null && run !== null) await progress.taskFinal(client, run, finished.step);
   }
+
+  /**
+   * A transaction that may make a workflow step's task final locks its run first, before the task
+   * row: all changes to one run are serialised, and always taken in the order run, task, runner.
+   */
+  async function lockRunOf(client: PoolClient, taskId: string, known: string | null | undefined): Promise<LockedRun | null> {
+    const workflowId = known === undefined ? await workflowOf(client, taskId) : known;
+    return workflowId === null ? null : lockRun(client, workflowId);
+  }
+
+  /** A task's cancel and what follows for the task; its run (locked by the caller) is the caller's to move on. */
+  async function cancelOne(client: PoolClient, taskId: string): Promise<FinishedTask | null> {
+    const cancelled = await cancelTask(client, taskId);
+    if (cancelled === null) return null;
+    if (cancelled.previous === 'running') {
+      await endAttempt(client, taskId, cancelled.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
+      await afterLeavingRunning(client, cancelled.runner);
+    }
+    return cancelled.finished;
+  }
+
+  const progress = createWorkflowProgress({
+    runners,
+    tasks: {
+      async queue(client, tasks) {
+        await insertTasks(client, tasks);
+        await queue.enqueueMany(client, tasks.map((task) => ({ taskId: task.id, options: jobFor(task.runner, { priority: task.priority }) })));
+      },
+      reject: (client, tasks) => insertFailedTasks(client, tasks),
+      async cancel(client, taskId) {
+        // The worker running it kills the container when it hears of this ('final').
+        const finished = await cancelOne(client, taskId);
+        if (finished !== null) await afterFinal(client, taskId, finished, null);
+      },
+      async runFinal(client, run) {
+        await publishTaskEvent(client, run.id, 'final');
+      },
+    },
+  });
 
   /** A task of `runner` left running: a limited runner's freed slot goes to its best parked task. */
   async function afterLeavingRunning(client: PoolClient, runner: string): Promise<void> {
@@ -123,11 +179,11 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     }
   }
 
-  async function finish(client: PoolClient, ref: AttemptRef, result: AttemptResult): Promise<Settlement> {
+  async function finish(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null): Promise<Settlement> {
     const finished = await finishTask(client, ref.id, ref.attempt, result);
     if (finished === null) return 'superseded';
     await afterLeavingRunning(client, ref.runner);
-    await afterFinal(client, ref.id, finished.callbackUrl);
+    await afterFinal(client, ref.id, finished, run);
     return 'finished';
   }
 
@@ -145,14 +201,15 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     return runners.runners.has(ref.runner) && result.status === 'failed' && result.errorCode !== null && isRetryable(result.errorCode);
   }
 
-  async function settleIn(client: PoolClient, ref: AttemptRef, result: AttemptResult): Promise<Settlement> {
+  /** `run`: the task's workflow run, locked by the caller before anything else (lockRunOf). */
+  async function settleIn(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null): Promise<Settlement> {
     const runner: Runner | undefined = runners.runners.get(ref.runner);
     if (runner !== undefined && mayRetry(ref, result)) {
       await endAttempt(client, ref.id, ref.attempt, { exitCode: result.exitCode, errorCode: result.errorCode, errorMessage: result.errorMessage });
       const failures = await countFailedAttempts(client, ref.id);
       if (failures < ref.maxAttempts) return requeue(client, ref, retryDelayMs(runner.retries, failures, deps.random), 'retrying');
     }
-    return finish(client, ref, result);
+    return finish(client, ref, result, run);
   }
 
   async function claimLimited(client: PoolClient, taskId: string, jobId: string): Promise<ClaimedTask | null> {
@@ -213,13 +270,14 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     async settle(ref, result, logTail) {
       // The common end (no log to replace, no callback, no slot to hand on, no retry to weigh) is
       // one statement: a task's end costs the worker one round trip instead of four.
-      if (logTail === undefined && ref.hasCallback === false && !limitedNames.includes(ref.runner) && !mayRetry(ref, result)
+      if (logTail === undefined && ref.hasCallback === false && ref.workflowId === null && !limitedNames.includes(ref.runner) && !mayRetry(ref, result)
         && await finishTaskAlone(pool, ref.id, ref.attempt, result, taskEventNotice(ref.id, 'final'))) {
         return 'finished';
       }
       return withTransaction(pool, async (client) => {
+        const run = await lockRunOf(client, ref.id, ref.workflowId);
         if (logTail !== undefined) await replaceLog(client, ref.id, ref.attempt, logTail);
-        return settleIn(client, ref, result);
+        return settleIn(client, ref, result, run);
       });
     },
 
@@ -237,20 +295,37 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
 
     reclaim(ref, message) {
       const result: AttemptResult = { status: 'failed', outputJson: null, exitCode: null, errorCode: 'engine_error', errorMessage: message };
-      return withTransaction(pool, (client) => settleIn(client, ref, result));
+      return withTransaction(pool, async (client) => settleIn(client, ref, result, await lockRunOf(client, ref.id, ref.workflowId)));
     },
 
     cancel(taskId) {
       return withTransaction(pool, async (client) => {
-        const cancelled = await cancelTask(client, taskId);
-        if (cancelled === null) return false;
-        if (cancelled.previous === 'running') {
-          await endAttempt(client, taskId, cancelled.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
-          await afterLeavingRunning(client, cancelled.runner);
-        }
+        const run = await lockRunOf(client, taskId, undefined);
+        const finished = await cancelOne(client, taskId);
+        if (finished === null) return false;
         // The worker running it kills the container when it hears of this ('final').
-        await afterFinal(client, taskId, cancelled.callback_url);
+        await afterFinal(client, taskId, finished, run);
         return true;
+      });
+    },
+
+    submitWorkflow(run, input) {
+      return withTransaction(pool, (client) => progress.start(client, run, input));
+    },
+
+    cancelWorkflow(runId) {
+      return withTransaction(pool, async (client): Promise<RunChange> => {
+        const run = await lockRun(client, runId);
+        if (run === null) return 'not_found';
+        return (await progress.cancel(client, run)) ? 'done' : 'refused';
+      });
+    },
+
+    retryWorkflow(runId) {
+      return withTransaction(pool, async (client): Promise<RunChange> => {
+        const run = await lockRun(client, runId);
+        if (run === null) return 'not_found';
+        return (await progress.retry(client, run)) ? 'done' : 'refused';
       });
     },
 

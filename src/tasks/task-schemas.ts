@@ -27,6 +27,7 @@ function literals<const T extends readonly string[]>(values: T): { -readonly [K 
 export const TaskErrorCode = Type.Union([
   Type.Literal('nonzero_exit'), Type.Literal('timeout'), Type.Literal('invalid_output'),
   Type.Literal('output_too_large'), Type.Literal('engine_error'),
+  Type.Literal('invalid_input', { description: 'a workflow step\'s input did not match its runner\'s input_schema; no container ran' }),
 ]);
 export type TaskErrorCode = Static<typeof TaskErrorCode>;
 
@@ -92,6 +93,8 @@ export const Task = Type.Object(
     attemptHistory: Type.Array(TaskAttempt, { description: 'Every attempt, oldest first' }),
     callbackUrl: Type.Union([Type.String(), Type.Null()], { description: 'Where the task\'s end is reported' }),
     callbackDeliveries: Type.Array(CallbackDelivery, { description: 'Every attempt to deliver the callback, oldest first' }),
+    workflowId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The workflow run this task is a step of; null for a task of its own' }),
+    stepId: Type.Union([Type.String(), Type.Null()], { description: 'Its step in that run' }),
   },
   { additionalProperties: false },
 );
@@ -110,6 +113,7 @@ export const TaskListQuery = Type.Object(
   {
     runner: Type.Optional(Type.String({ minLength: 1 })),
     status: Type.Optional(TaskStatus),
+    workflowId: Type.Optional(Type.String({ format: 'uuid', description: 'Only the tasks of this workflow run\'s steps' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ minLength: 1 })),
   },

@@ -8,6 +8,7 @@ import { isDatabaseUnavailable, type Pool } from '../db.ts';
 import { groupCommit } from '../group-commit.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
+import { decodeCursor, encodeCursor } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
@@ -98,6 +99,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
         limit: limit + 1,
         ...(query.runner === undefined ? {} : { runner: query.runner }),
         ...(query.status === undefined ? {} : { status: query.status }),
+        ...(query.workflowId === undefined ? {} : { workflowId: query.workflowId }),
         ...(before === undefined ? {} : { before }),
       });
       const page = items.slice(0, limit);
@@ -184,17 +186,4 @@ function startTime(submission: TaskSubmission): Date | null {
   if (submission.startAfter !== undefined) return new Date(submission.startAfter);
   if (submission.delay !== undefined && submission.delay > 0) return new Date(Date.now() + submission.delay * 1000);
   return null;
-}
-
-/** Cursors are opaque to clients: the last id of the previous page, encoded. */
-function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!isTaskId(id)) {
-    throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: [{ path: 'querystring/cursor', message: 'is not a cursor this API returned' }] });
-  }
-  return id;
 }

@@ -28,6 +28,8 @@ interface TaskRow {
   history: AttemptJson[];
   callback_url: string | null;
   callbacks: CallbackJson[];
+  workflow_id: string | null;
+  step_id: string | null;
 }
 
 interface CallbackJson {
@@ -49,14 +51,16 @@ interface AttemptJson {
 
 /** berth.tasks' columns a Task shows; named, never `*`, since hot statements are prepared (db.ts). */
 const TASK_COLUMNS = `id, runner, status, input, output, error_code, error_message, exit_code,
-  attempts, max_attempts, priority, created_at, run_after, next_attempt_at, started_at, finished_at, callback_url`;
+  attempts, max_attempts, priority, created_at, run_after, next_attempt_at, started_at, finished_at, callback_url,
+  workflow_id, step_id`;
 
 /** Every column a Task needs, for a query over `berth.tasks t`. */
 export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error_code, t.error_message, t.exit_code,
   t.attempts, t.max_attempts, t.priority, t.created_at, t.run_after, t.next_attempt_at, t.started_at, t.finished_at,
   coalesce((select json_agg(a order by a.attempt) from berth.task_attempts a where a.task_id = t.id), '[]') as history,
   t.callback_url,
-  coalesce((select json_agg(c order by c.attempt) from berth.callback_deliveries c where c.task_id = t.id), '[]') as callbacks`;
+  coalesce((select json_agg(c order by c.attempt) from berth.callback_deliveries c where c.task_id = t.id), '[]') as callbacks,
+  t.workflow_id, t.step_id`;
 
 const iso = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
 
@@ -92,6 +96,8 @@ export function toTask(row: TaskRow): Task {
     callbackDeliveries: row.callbacks.map((c) => ({
       attempt: c.attempt, attemptedAt: iso(c.attempted_at)!, statusCode: c.status_code, error: c.error,
     })),
+    workflowId: row.workflow_id,
+    stepId: row.step_id,
   };
 }
 
@@ -104,6 +110,17 @@ export interface NewTask {
   readonly runAfter: Date | null;
   readonly maxAttempts: number;
   readonly callbackUrl: string | null;
+  /** Set for a workflow step's task. */
+  readonly step?: StepOfRun;
+}
+
+/** Which step of which run a task belongs to: the generation is the run's retry it was made for. */
+export interface StepOfRun {
+  readonly workflowId: string;
+  readonly stepId: string;
+  readonly generation: number;
+  /** for_each: the element's index; null for a step of one task. */
+  readonly itemIndex: number | null;
 }
 
 export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
@@ -117,19 +134,46 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   return toTask(rows[0]!);
 }
 
-/** Many tasks in one statement (batch submission); new tasks have no attempts yet. */
+/** Many tasks in one statement (batch submission, a workflow's released steps); new tasks have no attempts yet. */
 export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Promise<Task[]> {
   const { rows } = await db.query<TaskRow>(prepared(
-    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url)
-     select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[], $7::text[])
+    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index)
+     select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[], $7::text[],
+                          $8::uuid[], $9::text[], $10::int[], $11::int[])
      returning ${TASK_COLUMNS}, '[]'::json as history, '[]'::json as callbacks`,
     [
       tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson),
       tasks.map((t) => t.priority), tasks.map((t) => t.runAfter), tasks.map((t) => t.maxAttempts),
-      tasks.map((t) => t.callbackUrl),
+      tasks.map((t) => t.callbackUrl), ...stepColumns(tasks),
     ],
   ));
   return rows.map(toTask);
+}
+
+/**
+ * Workflow steps' tasks that fail before any attempt (new → failed): their input does not match
+ * their runner's input_schema, so no container runs. `message` says why, per task.
+ */
+export async function insertFailedTasks(db: Queryable, tasks: readonly (NewTask & { readonly message: string })[]): Promise<void> {
+  await db.query(prepared(
+    `insert into berth.tasks (id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
+                              status, error_code, error_message, finished_at)
+     select id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
+            'failed', 'invalid_input', message, now()
+       from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::int[], $6::text[], $7::uuid[], $8::text[], $9::int[], $10::int[], $11::text[])
+            as t (id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index, message)`,
+    [
+      tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson), tasks.map((t) => t.priority),
+      tasks.map((t) => t.maxAttempts), tasks.map((t) => t.callbackUrl), ...stepColumns(tasks), tasks.map((t) => t.message),
+    ],
+  ));
+}
+
+function stepColumns(tasks: readonly NewTask[]): [(string | null)[], (string | null)[], (number | null)[], (number | null)[]] {
+  return [
+    tasks.map((t) => t.step?.workflowId ?? null), tasks.map((t) => t.step?.stepId ?? null),
+    tasks.map((t) => t.step?.generation ?? null), tasks.map((t) => t.step?.itemIndex ?? null),
+  ];
 }
 
 export async function findTask(db: Queryable, id: string): Promise<Task | null> {
@@ -147,14 +191,14 @@ export async function findTasks(db: Queryable, ids: readonly string[]): Promise<
  * concurrent inserts: new tasks sort before the first page and never shift later ones.
  */
 export async function listTasks(
-  db: Queryable, filter: { runner?: string; status?: TaskStatus; before?: string; limit: number },
+  db: Queryable, filter: { runner?: string; status?: TaskStatus; workflowId?: string; before?: string; limit: number },
 ): Promise<Task[]> {
   const { rows } = await db.query<TaskRow>(
     `select ${TASK_SELECT} from berth.tasks t
       where ($1::text is null or t.runner = $1) and ($2::text is null or t.status = $2)
-        and ($3::uuid is null or t.id < $3)
+        and ($3::uuid is null or t.id < $3) and ($5::uuid is null or t.workflow_id = $5)
       order by t.id desc limit $4`,
-    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit],
+    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null],
   );
   return rows.map(toTask);
 }
@@ -165,15 +209,16 @@ export async function listTasks(
  */
 export async function cancelTask(
   db: Queryable, id: string,
-): Promise<{ previous: TaskStatus; attempt: number; runner: string; callback_url: string | null } | null> {
-  const { rows } = await db.query<{ previous: TaskStatus; attempt: number; runner: string; callback_url: string | null }>(
+): Promise<{ previous: TaskStatus; attempt: number; runner: string; finished: FinishedTask } | null> {
+  const { rows } = await db.query<{ previous: TaskStatus; attempt: number; runner: string } & FinishedRow>(
     `update berth.tasks t set status = 'cancelled', finished_at = now(), next_attempt_at = null, heartbeat_at = null, parked_at = null
        from (select id, status, attempts from berth.tasks where id = $1 for update) old
       where t.id = old.id and old.status = any($2::text[])
-      returning old.status as previous, old.attempts as attempt, t.runner, t.callback_url`,
+      returning old.status as previous, old.attempts as attempt, t.runner, t.callback_url, t.workflow_id, t.step_id, t.step_generation`,
     [id, TRANSITIONS.cancel.from],
   );
-  return rows[0] ?? null;
+  const row = rows[0];
+  return row === undefined ? null : { previous: row.previous, attempt: row.attempt, runner: row.runner, finished: toFinished(row) };
 }
 
 export interface ClaimedTask {
@@ -185,6 +230,8 @@ export interface ClaimedTask {
   readonly priority: number;
   /** Whether the task has a callback to queue when it ends. */
   readonly hasCallback: boolean;
+  /** The workflow run it is a step of, or null. */
+  readonly workflowId: string | null;
 }
 
 interface ClaimRow {
@@ -195,12 +242,13 @@ interface ClaimRow {
   max_attempts: number;
   priority: number;
   has_callback: boolean;
+  workflow_id: string | null;
 }
 
 function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
   return row === undefined ? null : {
     id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
-    hasCallback: row.has_callback,
+    hasCallback: row.has_callback, workflowId: row.workflow_id,
   };
 }
 
@@ -218,7 +266,7 @@ export async function claimTask(db: Queryable, id: string, jobId: string): Promi
     `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
         next_attempt_at = null, job_id = $2
       where id = $1 and ${CLAIMABLE}
-      returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback`,
+      returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id`,
     [id, jobId],
   ));
   return toClaimed(rows[0]);
@@ -235,10 +283,10 @@ export async function claimUnlimitedTask(db: Queryable, id: string, jobId: strin
        update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
            next_attempt_at = null, job_id = $2
         where id = $1 and ${CLAIMABLE} and runner <> all($3::text[])
-        returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback),
+        returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id),
      recorded as (
        insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
-     select id, runner, input_json, attempts, max_attempts, priority, has_callback from claimed`,
+     select id, runner, input_json, attempts, max_attempts, priority, has_callback, workflow_id from claimed`,
     [id, jobId, limitedRunners],
   ));
   return toClaimed(rows[0]);
@@ -264,20 +312,46 @@ export interface AttemptResult {
  * statement. null when the attempt no longer holds the task (its record is closed all the same,
  * unless a sweeper or a cancel closed it first); else where its end is to be reported.
  */
-export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<{ callbackUrl: string | null } | null> {
-  const { rows } = await db.query<{ callback_url: string | null }>(prepared(
+export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<FinishedTask | null> {
+  const { rows } = await db.query<FinishedRow>(prepared(
     `with finished as (
        update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
            finished_at = now(), heartbeat_at = null
         where id = $1 and attempts = $2 and status = 'running'
-        returning callback_url),
+        returning callback_url, workflow_id, step_id, step_generation),
      ended as (
        update berth.task_attempts set finished_at = now(), exit_code = $7, error_code = $5, error_message = $6
         where task_id = $1 and attempt = $2 and finished_at is null)
-     select callback_url from finished`,
+     select callback_url, workflow_id, step_id, step_generation from finished`,
     [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode],
   ));
-  return rows[0] === undefined ? null : { callbackUrl: rows[0].callback_url };
+  return rows[0] === undefined ? null : toFinished(rows[0]);
+}
+
+/** Where a task's end is to be reported: its callback, and the step of a workflow run it is. */
+export interface FinishedTask {
+  readonly callbackUrl: string | null;
+  readonly step: { readonly workflowId: string; readonly stepId: string; readonly generation: number } | null;
+}
+
+interface FinishedRow {
+  callback_url: string | null;
+  workflow_id: string | null;
+  step_id: string | null;
+  step_generation: number | null;
+}
+
+function toFinished(row: FinishedRow): FinishedTask {
+  return {
+    callbackUrl: row.callback_url,
+    step: row.workflow_id === null ? null : { workflowId: row.workflow_id, stepId: row.step_id!, generation: row.step_generation! },
+  };
+}
+
+/** The run a task is a step of (fixed for the task's life), or null. */
+export async function workflowOf(db: Queryable, id: string): Promise<string | null> {
+  const { rows } = await db.query<{ workflow_id: string | null }>(prepared('select workflow_id from berth.tasks where id = $1', [id]));
+  return rows[0]?.workflow_id ?? null;
 }
 
 /**
@@ -290,7 +364,7 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
  * The whole of a finish, for a task with no callback whose runner has no concurrency limit: the
  * task, its attempt, and the 'final' event (`notice`, sent at commit) in one statement, with no
  * transaction around it. false when nothing changed: the attempt no longer holds the task, or the
- * task has a callback after all (the caller then takes the full path).
+ * task has a callback or a workflow after all (the caller then takes the full path).
  */
 export async function finishTaskAlone(
   db: Queryable, id: string, attempt: number, result: AttemptResult, notice: { channel: string; payload: string },
@@ -299,7 +373,7 @@ export async function finishTaskAlone(
     `with finished as (
        update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
            finished_at = now(), heartbeat_at = null
-        where id = $1 and attempts = $2 and status = 'running' and callback_url is null
+        where id = $1 and attempts = $2 and status = 'running' and callback_url is null and workflow_id is null
         returning id),
      ended as (
        update berth.task_attempts set finished_at = now(), exit_code = $7, error_code = $5, error_message = $6

@@ -17,6 +17,11 @@ import { findTask } from './task-store.ts';
 export interface TaskWatch {
   /** The task once it is final, or as it is when `waitMs` has passed (or the process shuts down). */
   waitForTask(id: string, waitMs: number): Promise<Task>;
+  /**
+   * The same for anything whose end is announced as a 'final' event under `id` (a workflow run):
+   * `load` reads it, `isDone` says whether it is final.
+   */
+  waitFor<T>(id: string, waitMs: number, load: () => Promise<T>, isDone: (value: T) => boolean): Promise<T>;
   /** stderr of one attempt (default: the latest) as stored now. */
   readLogs(id: string, attempt?: number): Promise<Buffer>;
   /** stderr as it is written, from the requested attempt (default: the latest) on, until the task is final. */
@@ -56,21 +61,24 @@ export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown
     };
   }
 
-  return {
-    async waitForTask(id, waitMs) {
-      const deadline = Date.now() + waitMs;
-      const watch = wakeOn(id, new Set(['final', 'resync']));
-      try {
-        for (;;) {
-          const task = await load(id);
-          const left = deadline - Date.now();
-          if (isFinal(task.status) || left <= 0 || shutdown.aborted) return task;
-          await watch.next(left);
-        }
-      } finally {
-        watch.unsubscribe();
+  async function waitFor<T>(id: string, waitMs: number, read: () => Promise<T>, isDone: (value: T) => boolean): Promise<T> {
+    const deadline = Date.now() + waitMs;
+    const watch = wakeOn(id, new Set(['final', 'resync']));
+    try {
+      for (;;) {
+        const value = await read();
+        const left = deadline - Date.now();
+        if (isDone(value) || left <= 0 || shutdown.aborted) return value;
+        await watch.next(left);
       }
-    },
+    } finally {
+      watch.unsubscribe();
+    }
+  }
+
+  return {
+    waitForTask: (id, waitMs) => waitFor(id, waitMs, () => load(id), (task) => isFinal(task.status)),
+    waitFor,
 
     async readLogs(id, attempt) {
       const task = await load(id);

@@ -14,6 +14,7 @@ import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.t
 import { loadRunnersFile } from '../../src/runners/load-runners.ts';
 import type { RunnersConfig } from '../../src/runners/runner.ts';
 import { startTaskEvents, type TaskEvents } from '../../src/task-events.ts';
+import { createWorkflowService } from '../../src/tasks/workflow-service.ts';
 import { createTaskLifecycle } from '../../src/tasks/task-lifecycle.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
 import { createTaskWatch } from '../../src/tasks/task-watch.ts';
@@ -52,11 +53,14 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   const events = await startTaskEvents({ connectionString: database.url, logger: testLogger });
   const shutdown = new AbortController();
   const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
-  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback: createCallbackCheck(runners.callbacks) });
+  const checkCallback = createCallbackCheck(runners.callbacks);
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
+  const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
   const app = await buildApp({
     tasks,
     webhooks: createWebhookService({ runners, tasks }),
-    watch: createTaskWatch({ pool, events, shutdown: shutdown.signal }),
+    watch,
+    workflows: createWorkflowService({ pool, lifecycle, runners, watch, checkCallback }),
     runners,
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,

@@ -72,7 +72,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
     schema: {
       tags: ['tasks'],
       summary: 'List tasks, newest first',
-      description: 'Filter by runner and status; page with the returned nextCursor. Pages are stable while tasks are added.',
+      description: 'Filter by runner, status and workflow run; page with the returned nextCursor. Pages are stable while tasks are added.',
       querystring: TaskListQuery,
       response: { 200: TaskPage, 400: ErrorRef },
     },

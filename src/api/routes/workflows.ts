@@ -1,0 +1,78 @@
+/**
+ * /workflows: runs of the workflows declared in the runners file; each handler is a schema and a
+ * service call.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { MAX_WAIT_SECONDS } from '../../tasks/task-schemas.ts';
+import type { WorkflowService } from '../../tasks/workflow-service.ts';
+import {
+  WorkflowRun, WorkflowRunIdParams, WorkflowRunListQuery, WorkflowRunPage, WorkflowSubmission, WorkflowWaitQuery,
+} from '../../tasks/workflow-schemas.ts';
+import { holdResponse } from '../held-response.ts';
+
+const ErrorRef = Type.Ref('ErrorResponse');
+
+export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowService }> = async (app, { workflows }) => {
+  app.post('/workflows', {
+    schema: {
+      tags: ['workflows'],
+      summary: 'Start a workflow run',
+      description: 'Validates the input against the workflow\'s input_schema (and each for_each over it against its step\'s ' +
+        'max_items) and stores the run with the tasks of the steps that need nothing, in one transaction. ' +
+        '202 means the run is committed and will go on; any 4xx means nothing was created.',
+      body: WorkflowSubmission,
+      response: { 202: WorkflowRun, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
+    },
+  }, async (request, reply) => {
+    const run = await workflows.submit(request.body);
+    return reply.code(202).header('location', `/workflows/${run.id}`).send(run);
+  });
+
+  app.get('/workflows', {
+    schema: {
+      tags: ['workflows'],
+      summary: 'List workflow runs, newest first',
+      description: 'Filter by workflow and status; page with the returned nextCursor.',
+      querystring: WorkflowRunListQuery,
+      response: { 200: WorkflowRunPage, 400: ErrorRef },
+    },
+  }, async (request) => workflows.list(request.query));
+
+  app.get('/workflows/:id', {
+    schema: {
+      tags: ['workflows'],
+      summary: 'Read a workflow run: its status, output, and each step',
+      description: `With \`wait=N\` (seconds, at most ${MAX_WAIT_SECONDS}) the request is held until the run is final or N seconds pass.`,
+      params: WorkflowRunIdParams,
+      querystring: WorkflowWaitQuery,
+      response: { 200: WorkflowRun, 404: ErrorRef },
+    },
+  }, async (request, reply) => {
+    const wait = request.query.wait;
+    if (wait !== undefined && wait > 0) holdResponse(reply);
+    return workflows.get(request.params.id, wait === undefined ? undefined : wait * 1000);
+  });
+
+  app.post('/workflows/:id/cancel', {
+    schema: {
+      tags: ['workflows'],
+      summary: 'Cancel a workflow run',
+      description: 'Running steps\' containers are killed; queued and pending steps are cancelled; the run is cancelled. ' +
+        'A final run answers 409.',
+      params: WorkflowRunIdParams,
+      response: { 200: WorkflowRun, 404: ErrorRef, 409: ErrorRef },
+    },
+  }, async (request) => workflows.cancel(request.params.id));
+
+  app.post('/workflows/:id/retry', {
+    schema: {
+      tags: ['workflows'],
+      summary: 'Run a failed workflow run again from where it failed',
+      description: 'Its failed, cancelled and skipped steps run again with fresh tasks; succeeded steps keep their outputs ' +
+        'and do not run again. A run that has not failed answers 409.',
+      params: WorkflowRunIdParams,
+      response: { 202: WorkflowRun, 404: ErrorRef, 409: ErrorRef },
+    },
+  }, async (request, reply) => reply.code(202).send(await workflows.retry(request.params.id)));
+};

@@ -1,0 +1,102 @@
+/**
+ * The shapes of workflow runs over the API, one TypeBox schema each (validation, OpenAPI, SDK).
+ *
+ * Glossary
+ * - workflow: named steps of runners, declared in the runners file under `workflows:`.
+ * - run: one submission of a workflow with an input; its id is what /workflows/{id} names.
+ * - step: one node of the workflow; its tasks are ordinary tasks (one, or one per for_each element),
+ *   visible at /tasks/{id} with their workflowId and stepId.
+ */
+import { Type, type Static } from 'typebox';
+import { MAX_WAIT_SECONDS } from './task-schemas.ts';
+
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const RunStatus = Type.Union(
+  [Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')],
+  { description: 'running until every step is final; then succeeded if every step nothing needs succeeded, else failed (or cancelled)' },
+);
+export type RunStatus = Static<typeof RunStatus>;
+
+export const StepStatus = Type.Union([
+  Type.Literal('pending', { description: 'waiting for its parents' }),
+  Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled'),
+  Type.Literal('skipped', { description: 'its `when` was not met by its parents' }),
+]);
+export type StepStatus = Static<typeof StepStatus>;
+
+export const WorkflowStepView = Type.Object(
+  {
+    id: Type.String(),
+    runner: Type.String(),
+    needs: Type.Array(Type.String()),
+    status: StepStatus,
+    taskIds: Type.Array(Type.String({ format: 'uuid' }), { description: 'Its tasks in this run (for_each: in element order); after a retry, the newest' }),
+    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false }), Type.Null()], {
+      description: 'Why it failed or was skipped',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowRun = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    workflow: Type.String(),
+    status: RunStatus,
+    input: Type.Unknown({ description: 'The JSON input, as submitted' }),
+    output: Type.Unknown({ description: 'Once final: {"<step nothing needs>": <its output>}; null before' }),
+    error: Type.Union([
+      Type.Object({ step: Type.String(), code: Type.String(), message: Type.String() }, { additionalProperties: false }),
+      Type.Null(),
+    ], { description: 'For a failed run: the first step that failed' }),
+    callbackUrl: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Timestamp,
+    finishedAt: Type.Union([Timestamp, Type.Null()]),
+    steps: Type.Array(WorkflowStepView, { description: 'Every step, in dependency order' }),
+  },
+  { additionalProperties: false },
+);
+export type WorkflowRun = Static<typeof WorkflowRun>;
+
+export const WorkflowSubmission = Type.Object(
+  {
+    workflow: Type.String({ minLength: 1, description: 'Name of a configured workflow' }),
+    input: Type.Optional(Type.Unknown({ description: 'Any JSON value; every step sees it as /input. Defaults to null.' })),
+    callbackUrl: Type.Optional(Type.String({
+      format: 'uri', maxLength: 2048,
+      description: 'POSTed the finished run, signed per Standard Webhooks; must resolve to a public address unless allowed in callbacks.allow',
+    })),
+  },
+  { additionalProperties: false },
+);
+export type WorkflowSubmission = Static<typeof WorkflowSubmission>;
+
+export const WorkflowRunPage = Type.Object(
+  {
+    items: Type.Array(WorkflowRun),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' }),
+  },
+  { additionalProperties: false },
+);
+export type WorkflowRunPage = Static<typeof WorkflowRunPage>;
+
+export const WorkflowRunListQuery = Type.Object(
+  {
+    workflow: Type.Optional(Type.String({ minLength: 1 })),
+    status: Type.Optional(RunStatus),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type WorkflowRunListQuery = Static<typeof WorkflowRunListQuery>;
+
+export const WorkflowWaitQuery = Type.Object(
+  {
+    wait: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WAIT_SECONDS, description: 'Seconds to hold the request until the run is final' })),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowRunIdParams = Type.Object({ id: Type.String() }, { additionalProperties: false });

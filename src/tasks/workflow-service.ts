@@ -1,0 +1,116 @@
+/**
+ * What clients can do with workflow runs. As for tasks, a 202 means durably stored: the run, its
+ * steps and its first tasks commit in one transaction (the lifecycle's submitWorkflow), and every
+ * 4xx is decided before anything is written.
+ */
+import { AppError } from '../errors.ts';
+import type { Pool } from '../db.ts';
+import { selectPointer } from '../json-pointer.ts';
+import type { RunnersConfig, Workflow } from '../runners/runner.ts';
+import type { CallbackCheck } from './task-service.ts';
+import { decodeCursor, encodeCursor } from './page-cursor.ts';
+import { isTaskId, newTaskId } from './task-id.ts';
+import type { TaskLifecycle } from './task-lifecycle.ts';
+import type { TaskWatch } from './task-watch.ts';
+import type { WorkflowRun, WorkflowRunListQuery, WorkflowRunPage, WorkflowSubmission } from './workflow-schemas.ts';
+import { definitionOf, findRun, listRuns } from './workflow-store.ts';
+
+export interface WorkflowService {
+  submit(submission: WorkflowSubmission): Promise<WorkflowRun>;
+  /** With waitMs, held until the run is final or the time is up. */
+  get(id: string, waitMs?: number): Promise<WorkflowRun>;
+  list(query: WorkflowRunListQuery): Promise<WorkflowRunPage>;
+  cancel(id: string): Promise<WorkflowRun>;
+  retry(id: string): Promise<WorkflowRun>;
+}
+
+export function createWorkflowService(deps: {
+  pool: Pool; lifecycle: TaskLifecycle; runners: RunnersConfig; watch: TaskWatch; checkCallback: CallbackCheck;
+}): WorkflowService {
+  const { pool, lifecycle, watch } = deps;
+
+  async function load(id: string): Promise<WorkflowRun> {
+    const run = isTaskId(id) ? await findRun(pool, id) : null;
+    if (run === null) throw new AppError('WORKFLOW_RUN_NOT_FOUND', `no workflow run with id '${id}'`);
+    return run;
+  }
+
+  return {
+    async submit(submission) {
+      const workflow = checkSubmission(deps.runners, submission);
+      const callbackUrl = submission.callbackUrl ?? workflow.callback ?? null;
+      if (callbackUrl !== null) await deps.checkCallback(callbackUrl, 'body/callbackUrl');
+      const input = submission.input ?? null;
+      const id = newTaskId();
+      await lifecycle.submitWorkflow(
+        { id, workflow: workflow.name, inputJson: JSON.stringify(input), definition: definitionOf(workflow), callbackUrl }, input,
+      );
+      return load(id);
+    },
+
+    async get(id, waitMs) {
+      if (waitMs === undefined || waitMs === 0) return load(id);
+      return watch.waitFor(id, waitMs, () => load(id), (run) => run.status !== 'running');
+    },
+
+    async list(query) {
+      const limit = query.limit ?? 50;
+      const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const items = await listRuns(pool, {
+        limit: limit + 1,
+        ...(query.workflow === undefined ? {} : { workflow: query.workflow }),
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(before === undefined ? {} : { before }),
+      });
+      const page = items.slice(0, limit);
+      return { items: page, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+    },
+
+    async cancel(id) {
+      await load(id);
+      const change = await lifecycle.cancelWorkflow(id);
+      const run = await load(id);
+      if (change === 'refused') throw new AppError('WORKFLOW_RUN_FINISHED', `workflow run '${id}' is already ${run.status}`);
+      return run;
+    },
+
+    async retry(id) {
+      await load(id);
+      const change = await lifecycle.retryWorkflow(id);
+      const run = await load(id);
+      if (change === 'refused') throw new AppError('WORKFLOW_RUN_NOT_FAILED', `workflow run '${id}' is ${run.status}; only a failed run can be retried`);
+      return run;
+    },
+  };
+}
+
+/**
+ * Everything decided before anything is written: the workflow exists, the input matches its
+ * input_schema, and each for_each over the run's input selects an array within its step's limit.
+ */
+function checkSubmission(runners: RunnersConfig, submission: WorkflowSubmission): Workflow {
+  const workflow = runners.workflows?.get(submission.workflow);
+  if (workflow === undefined) {
+    throw new AppError('UNKNOWN_WORKFLOW', `unknown workflow '${submission.workflow}'`, {
+      details: [{ path: '/workflow', message: `no workflow named '${submission.workflow}' is configured` }],
+    });
+  }
+  const input = submission.input ?? null;
+  const violations = [...workflow.validateInput(input)];
+  for (const step of workflow.steps) {
+    // Pointers into parents' outputs can only be checked when the step is released.
+    if (step.forEach === undefined || !(step.forEach === '/input' || step.forEach.startsWith('/input/'))) continue;
+    const selected = selectPointer({ input }, step.forEach);
+    const each = `step '${step.id}' runs once for each of its elements`;
+    if (!selected.found) violations.push({ path: step.forEach, message: `is required: ${each}` });
+    else if (!Array.isArray(selected.value)) violations.push({ path: step.forEach, message: `must be an array: ${each}` });
+    else if (selected.value.length > step.maxItems) {
+      violations.push({ path: step.forEach, message: `has ${selected.value.length} elements, more than step '${step.id}' takes (max_items ${step.maxItems})` });
+    }
+  }
+  if (violations.length > 0) {
+    const list = violations.map((v) => `${v.path}: ${v.message}`).join('; ');
+    throw new AppError('INPUT_INVALID', `input does not suit workflow '${workflow.name}': ${list}`, { details: violations });
+  }
+  return workflow;
+}
