@@ -1,17 +1,23 @@
 /**
- * How long finished tasks are kept: deleted in batches once their retention period has passed,
- * with their attempts, logs, deliveries and keys; idempotency keys are forgotten after a day.
+ * How long finished tasks and workflow runs are kept: deleted in batches once their retention
+ * period has passed, with their attempts, logs, deliveries and keys (a run with its steps' tasks);
+ * idempotency keys are forgotten after a day.
  */
 import type { Pool } from '../db.ts';
 import { deleteExpiredIdempotencyKeys } from './idempotency-store.ts';
 import { deleteExpiredTasks } from './task-store.ts';
+import { deleteExpiredRuns } from './workflow-store.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const BATCH = 500;
+const RUN_BATCH = 20;
 
-export async function applyRetention(pool: Pool, retentionMs: number): Promise<{ tasks: number; idempotencyKeys: number }> {
+export async function applyRetention(pool: Pool, retentionMs: number): Promise<{ tasks: number; workflowRuns: number; idempotencyKeys: number }> {
   let tasks = 0;
   for (let n = BATCH; n === BATCH; tasks += n) n = await deleteExpiredTasks(pool, retentionMs, BATCH);
+  let workflowRuns = 0;
+  // A run's batch may hold many tasks (a for_each of a thousand): fewer runs at a time.
+  for (let n = RUN_BATCH; n === RUN_BATCH; workflowRuns += n) n = await deleteExpiredRuns(pool, retentionMs, RUN_BATCH);
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(pool, DAY_MS);
-  return { tasks, idempotencyKeys };
+  return { tasks, workflowRuns, idempotencyKeys };
 }

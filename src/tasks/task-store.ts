@@ -442,11 +442,14 @@ export async function liveAttempts(db: Queryable, attempts: readonly { id: strin
   return new Set(rows.map((r) => r.key));
 }
 
-/** Deletes up to `limit` tasks that finished before the retention period; their attempts, logs and keys go with them. */
+/**
+ * Deletes up to `limit` tasks that finished before the retention period; their attempts, logs and
+ * keys go with them. A workflow step's task goes with its run instead (deleteExpiredRuns).
+ */
 export async function deleteExpiredTasks(db: Queryable, retentionMs: number, limit: number): Promise<number> {
   const { rowCount } = await db.query(
     `delete from berth.tasks where id in (
-       select id from berth.tasks where finished_at < now() - make_interval(secs => $1::bigint / 1000.0) limit $2)`,
+       select id from berth.tasks where finished_at < now() - make_interval(secs => $1::bigint / 1000.0) and workflow_id is null limit $2)`,
     [retentionMs, limit],
   );
   return rowCount ?? 0;

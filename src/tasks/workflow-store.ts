@@ -256,3 +256,13 @@ export async function listRuns(
   );
   return rows.map(toRun);
 }
+
+/** Deletes up to `limit` runs that finished before the retention period, with their steps and tasks. */
+export async function deleteExpiredRuns(db: Queryable, retentionMs: number, limit: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `delete from berth.workflow_runs where id in (
+       select id from berth.workflow_runs where finished_at < now() - make_interval(secs => $1::bigint / 1000.0) limit $2)`,
+    [retentionMs, limit],
+  );
+  return rowCount ?? 0;
+}
