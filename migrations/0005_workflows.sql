@@ -64,3 +64,23 @@ create index tasks_workflow_idx on berth.tasks (workflow_id, step_id, step_gener
 alter table berth.tasks drop constraint tasks_error_code_check;
 alter table berth.tasks add constraint tasks_error_code_check
   check (error_code in ('nonzero_exit', 'timeout', 'invalid_output', 'output_too_large', 'engine_error', 'invalid_input'));
+
+-- A run's callback, delivered like a task's: every attempt recorded.
+create table berth.workflow_callback_deliveries (
+  run_id uuid not null references berth.workflow_runs (id) on delete cascade,
+  attempt integer not null,
+  attempted_at timestamptz not null default now(),
+  status_code integer,
+  error text,
+  primary key (run_id, attempt)
+);
+
+-- Idempotency keys and inbound webhook deliveries name what they created: a task or a run.
+alter table berth.idempotency_keys
+  alter column task_id drop not null,
+  add column workflow_id uuid references berth.workflow_runs (id) on delete cascade deferrable initially deferred,
+  add constraint idempotency_keys_one_target check (num_nonnulls(task_id, workflow_id) = 1);
+alter table berth.webhook_deliveries
+  alter column task_id drop not null,
+  add column workflow_id uuid references berth.workflow_runs (id) on delete cascade deferrable initially deferred,
+  add constraint webhook_deliveries_one_target check (num_nonnulls(task_id, workflow_id) = 1);

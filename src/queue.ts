@@ -14,6 +14,9 @@ export interface RunTaskJob {
   readonly taskId: string;
 }
 
+/** A callback job names what ended: a task, or a workflow run. */
+export type CallbackJob = { readonly taskId: string } | { readonly workflowId: string };
+
 export interface EnqueueOptions {
   /** The task's runner (a runner's concurrency limit is Berth's to hold: task-lifecycle.ts). */
   readonly runner: string;
@@ -28,8 +31,8 @@ export interface TaskQueue {
   enqueue(db: Queryable, taskId: string, options: EnqueueOptions): Promise<void>;
   /** Enqueues many at once (batch submission), inside the caller's transaction. */
   enqueueMany(db: Queryable, jobs: readonly { taskId: string; options: EnqueueOptions }[]): Promise<void>;
-  /** Schedules the callback of a task that just ended, inside the transaction that ended it. */
-  enqueueCallback(db: Queryable, taskId: string): Promise<void>;
+  /** Schedules the callback of a task (or a workflow run) that just ended, inside the transaction that ended it. */
+  enqueueCallback(db: Queryable, subject: CallbackJob): Promise<void>;
 }
 
 export type BossRole = 'api' | 'worker';
@@ -75,8 +78,8 @@ export function createTaskQueue(boss: PgBoss, callbacks?: CallbackJobSettings): 
         db: asBossDb(db),
       });
     },
-    async enqueueCallback(db, taskId) {
-      const job: RunTaskJob = { taskId };
+    async enqueueCallback(db, subject) {
+      const job: CallbackJob = subject;
       await boss.send(CALLBACK_QUEUE, job, {
         db: asBossDb(db),
         retryLimit: callbacks?.retries.limit ?? 5,

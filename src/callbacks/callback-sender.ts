@@ -1,5 +1,5 @@
 /**
- * Delivers callbacks: when a task ends, its JSON is POSTed to its callbackUrl, signed per
+ * Delivers callbacks: when a task (or a workflow run) ends, its JSON is POSTed to its callbackUrl, signed per
  * Standard Webhooks (webhook-id stays the same across retries, so receivers can de-duplicate).
  * Every attempt is recorded on the task. A non-2xx answer or a network error fails the job and
  * pg-boss retries it with backoff; a slow receiver holds only a callback slot, never a task.
@@ -7,10 +7,11 @@
 import type { PgBoss } from 'pg-boss';
 import type { Pool } from '../db.ts';
 import type { Logger } from '../logger.ts';
-import { CALLBACK_QUEUE, type RunTaskJob } from '../queue.ts';
+import { CALLBACK_QUEUE, type CallbackJob } from '../queue.ts';
 import type { CallbackSettings } from '../runners/runner.ts';
 import { readTask } from '../tasks/task-service.ts';
-import { recordCallbackAttempt } from './callback-store.ts';
+import { readRun } from '../tasks/workflow-service.ts';
+import { recordCallbackAttempt, recordRunCallbackAttempt, type CallbackAttempt } from './callback-store.ts';
 import { createAllowList, createGuardedFetch, type GuardedFetch, type Lookup } from '../address-guard.ts';
 import { signStandardWebhook } from '../webhook-signatures.ts';
 
@@ -28,7 +29,7 @@ export async function startCallbackSender(deps: {
   const post: GuardedFetch | undefined = settings === undefined ? undefined : createGuardedFetch({
     allow: createAllowList(settings.allow), timeoutMs: settings.timeoutMs, ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
   });
-  await deps.boss.work<RunTaskJob>(CALLBACK_QUEUE, {
+  await deps.boss.work<CallbackJob>(CALLBACK_QUEUE, {
     localConcurrency: CALLBACK_CONCURRENCY,
     batchSize: 1,
     // Retries come due by time, not by NOTIFY: without this, pg-boss's 30 s notify-mode poll
@@ -38,30 +39,57 @@ export async function startCallbackSender(deps: {
   }, async (jobs) => {
     for (const job of jobs) {
       if (settings === undefined || post === undefined) throw new Error('callbacks are not configured on this worker');
-      await deliver(deps, settings, post, job.data.taskId);
+      await deliver(deps, settings, post, job.data);
     }
   });
 }
 
+/** What a callback reports: where it goes, what it says, and where its attempts are recorded. */
+interface Report {
+  readonly url: string;
+  /** Standard Webhooks' webhook-id: the same across retries. */
+  readonly messageId: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly subject: CallbackJob;
+  record(outcome: Omit<CallbackAttempt, 'attempt'>): Promise<number>;
+}
+
+/** null: deleted by retention meanwhile, or no callback to report. */
+async function reportOf(pool: Pool, job: CallbackJob): Promise<Report | null> {
+  if ('workflowId' in job) {
+    const run = await readRun(pool, job.workflowId);
+    if (run === null || run.callbackUrl === null) return null;
+    return {
+      url: run.callbackUrl, messageId: `workflow_${run.id}`, type: `workflow.${run.status}`, data: run, subject: job,
+      record: (outcome) => recordRunCallbackAttempt(pool, run.id, outcome),
+    };
+  }
+  const task = await readTask(pool, job.taskId);
+  if (task === null || task.callbackUrl === null) return null;
+  return {
+    url: task.callbackUrl, messageId: `task_${task.id}`, type: `task.${task.status}`, data: task, subject: job,
+    record: (outcome) => recordCallbackAttempt(pool, task.id, outcome),
+  };
+}
+
 async function deliver(
-  deps: { pool: Pool; logger: Logger }, settings: CallbackSettings, post: GuardedFetch, taskId: string,
+  deps: { pool: Pool; logger: Logger }, settings: CallbackSettings, post: GuardedFetch, job: CallbackJob,
 ): Promise<void> {
-  const task = await readTask(deps.pool, taskId);
-  // Deleted by retention meanwhile, or never had a callback: nothing to report.
-  if (task === null || task.callbackUrl === null) return;
+  const report = await reportOf(deps.pool, job);
+  if (report === null) return;
   const timestamp = Math.floor(Date.now() / 1000);
-  const messageId = `task_${task.id}`;
-  const body = JSON.stringify({ type: `task.${task.status}`, timestamp: new Date(timestamp * 1000).toISOString(), data: task });
+  const body = JSON.stringify({ type: report.type, timestamp: new Date(timestamp * 1000).toISOString(), data: report.data });
   let outcome: { statusCode: number | null; error: string | null };
   try {
-    const response = await post(task.callbackUrl, {
+    const response = await post(report.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Berth',
-        'webhook-id': messageId,
+        'webhook-id': report.messageId,
         'webhook-timestamp': String(timestamp),
-        'webhook-signature': signStandardWebhook(settings.signingKey, messageId, timestamp, body),
+        'webhook-signature': signStandardWebhook(settings.signingKey, report.messageId, timestamp, body),
       },
       body,
     });
@@ -69,10 +97,10 @@ async function deliver(
   } catch (error) {
     outcome = { statusCode: null, error: (error as Error).message };
   }
-  const attempt = await recordCallbackAttempt(deps.pool, taskId, outcome);
+  const attempt = await report.record(outcome);
   if (outcome.error !== null) {
-    deps.logger.warn({ taskId, attempt, url: task.callbackUrl, error: outcome.error }, 'callback delivery failed; it will be retried while retries remain');
-    throw new Error(`callback to ${task.callbackUrl} failed: ${outcome.error}`);
+    deps.logger.warn({ ...report.subject, attempt, url: report.url, error: outcome.error }, 'callback delivery failed; it will be retried while retries remain');
+    throw new Error(`callback to ${report.url} failed: ${outcome.error}`);
   }
-  deps.logger.info({ taskId, attempt, status: outcome.statusCode }, 'callback delivered');
+  deps.logger.info({ ...report.subject, attempt, status: outcome.statusCode }, 'callback delivered');
 }

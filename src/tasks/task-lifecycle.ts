@@ -16,7 +16,7 @@ import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { publishTaskEvent, taskEventNotice } from '../task-events.ts';
 import { countFailedAttempts, endAttempt, insertAttempt } from './attempt-store.ts';
 import { recordWebhookDelivery } from './delivery-store.ts';
-import { recordIdempotencyKey } from './idempotency-store.ts';
+import { recordIdempotencyKey, type Created } from './idempotency-store.ts';
 import { replaceLog } from './log-store.ts';
 import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
@@ -55,7 +55,13 @@ export interface SubmissionKeys {
   readonly delivery?: { readonly webhook: string; readonly id: string };
 }
 
-export type KeyedSubmission = { readonly task: Task } | { readonly replayOf: { readonly taskId: string; readonly requestHash: string | undefined } };
+/** What an earlier submission with the same keys created, and the body hash its key was recorded with (none for a webhook delivery). */
+export interface Replay {
+  readonly replayOf: Created;
+  readonly requestHash: string | undefined;
+}
+
+export type KeyedSubmission = { readonly task: Task } | Replay;
 
 export interface TaskLifecycle {
   /** new → queued, all or nothing; the tasks come back in the order given. */
@@ -78,8 +84,11 @@ export interface TaskLifecycle {
   reclaim(ref: AttemptRef, message: string): Promise<Settlement>;
   /** queued | running → cancelled; false when the task is already final (or missing). */
   cancel(taskId: string): Promise<boolean>;
-  /** A workflow run, its steps, and the tasks of the steps that need nothing, all or nothing. */
-  submitWorkflow(run: NewRun, input: unknown): Promise<void>;
+  /**
+   * A workflow run, its steps, and the tasks of the steps that need nothing, all or nothing; with
+   * keys, the run those keys were first recorded with instead (a Replay), and nothing new.
+   */
+  submitWorkflow(run: NewRun, input: unknown, keys?: SubmissionKeys): Promise<Replay | null>;
   /** running → cancelled: its unfinished tasks are cancelled (their containers killed), its waiting steps too. refused: already final. */
   cancelWorkflow(runId: string): Promise<RunChange>;
   /** failed → running: its failed, cancelled and skipped steps run again with fresh tasks. refused: not failed. */
@@ -109,6 +118,19 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
   const limited = [...runners.runners.values()].filter((r) => r.concurrency !== undefined);
   const limitedNames = limited.map((r) => r.name);
 
+  /** Keys are recorded first, so a duplicate is found before anything else is written (their foreign keys are deferred). */
+  async function recordKeys(client: PoolClient, keys: SubmissionKeys, created: Created): Promise<Replay | null> {
+    if (keys.idempotencyKey !== undefined) {
+      const existing = await recordIdempotencyKey(client, keys.idempotencyKey.key, keys.idempotencyKey.requestHash, created);
+      if (existing !== null) return { replayOf: existing.created, requestHash: existing.requestHash };
+    }
+    if (keys.delivery !== undefined) {
+      const existing = await recordWebhookDelivery(client, keys.delivery.webhook, keys.delivery.id, created);
+      if (existing !== null) return { replayOf: existing, requestHash: undefined };
+    }
+    return null;
+  }
+
   /** The one place a run job's options are made. */
   function jobFor(runner: string, options: { priority: number; startAfter?: Date | null }): EnqueueOptions {
     return {
@@ -124,7 +146,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
    * and for a workflow step (whose run the transaction locked first), the run moves on.
    */
   async function afterFinal(client: PoolClient, taskId: string, finished: FinishedTask, run: LockedRun | null): Promise<void> {
-    if (finished.callbackUrl !== null) await queue.enqueueCallback(client, taskId);
+    if (finished.callbackUrl !== null) await queue.enqueueCallback(client, { taskId });
     await publishTaskEvent(client, taskId, 'final');
     if (finished.step !== null && run !== null) await progress.taskFinal(client, run, finished.step);
   }
@@ -163,6 +185,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
         if (finished !== null) await afterFinal(client, taskId, finished, null);
       },
       async runFinal(client, run) {
+        if (run.callbackUrl !== null) await queue.enqueueCallback(client, { workflowId: run.id });
         await publishTaskEvent(client, run.id, 'final');
       },
     },
@@ -243,14 +266,8 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
 
     submitKeyed(task, keys) {
       return withTransaction<KeyedSubmission>(pool, async (client) => {
-        if (keys.idempotencyKey !== undefined) {
-          const existing = await recordIdempotencyKey(client, keys.idempotencyKey.key, keys.idempotencyKey.requestHash, task.id);
-          if (existing !== null) return { replayOf: existing };
-        }
-        if (keys.delivery !== undefined) {
-          const existing = await recordWebhookDelivery(client, keys.delivery.webhook, keys.delivery.id, task.id);
-          if (existing !== null) return { replayOf: { taskId: existing, requestHash: undefined } };
-        }
+        const replay = await recordKeys(client, keys, { taskId: task.id });
+        if (replay !== null) return replay;
         const inserted = await insertTask(client, task);
         await queue.enqueue(client, task.id, jobFor(task.runner, { priority: task.priority, startAfter: task.runAfter }));
         return { task: inserted };
@@ -309,8 +326,12 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
       });
     },
 
-    submitWorkflow(run, input) {
-      return withTransaction(pool, (client) => progress.start(client, run, input));
+    submitWorkflow(run, input, keys = {}) {
+      return withTransaction(pool, async (client) => {
+        const replay = await recordKeys(client, keys, { workflowId: run.id });
+        if (replay === null) await progress.start(client, run, input);
+        return replay;
+      });
     },
 
     cancelWorkflow(runId) {

@@ -10,7 +10,7 @@ import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { decodeCursor, encodeCursor } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
-import type { TaskLifecycle } from './task-lifecycle.ts';
+import type { Replay, TaskLifecycle } from './task-lifecycle.ts';
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
 import { findTask, listTasks, type NewTask } from './task-store.ts';
 
@@ -65,10 +65,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
       ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
     });
     if ('task' in outcome) return { task: outcome.task, created: true };
-    if (outcome.replayOf.requestHash !== undefined && outcome.replayOf.requestHash !== fingerprint) {
-      throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request body');
-    }
-    return { task: await getTask(outcome.replayOf.taskId), created: false };
+    return { task: await getTask(replayedId(outcome, fingerprint, 'taskId')), created: false };
   }
 
   return {
@@ -114,6 +111,18 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
       return current;
     },
   };
+}
+
+/**
+ * The id an idempotent replay returns. A key recorded with another body, or for another kind of
+ * submission (a workflow run's key replayed on POST /tasks), is a key reused.
+ */
+export function replayedId(replay: Replay, fingerprint: string, kind: 'taskId' | 'workflowId'): string {
+  const id = kind in replay.replayOf ? (replay.replayOf as Record<string, string>)[kind] : undefined;
+  if ((replay.requestHash !== undefined && replay.requestHash !== fingerprint) || id === undefined) {
+    throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request body');
+  }
+  return id;
 }
 
 /** A checked submission, ready to be written. */

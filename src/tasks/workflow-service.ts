@@ -7,7 +7,8 @@ import { AppError } from '../errors.ts';
 import type { Pool } from '../db.ts';
 import { selectPointer } from '../json-pointer.ts';
 import type { RunnersConfig, Workflow } from '../runners/runner.ts';
-import type { CallbackCheck } from './task-service.ts';
+import { requestHash } from './request-hash.ts';
+import { replayedId, type CallbackCheck, type SubmitOptions } from './task-service.ts';
 import { decodeCursor, encodeCursor } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
@@ -15,8 +16,14 @@ import type { TaskWatch } from './task-watch.ts';
 import type { WorkflowRun, WorkflowRunListQuery, WorkflowRunPage, WorkflowSubmission } from './workflow-schemas.ts';
 import { definitionOf, findRun, listRuns } from './workflow-store.ts';
 
+/** A run as clients see it, for other features' reads (the callback sender); null when missing. */
+export function readRun(pool: Pool, id: string): Promise<WorkflowRun | null> {
+  return findRun(pool, id);
+}
+
 export interface WorkflowService {
-  submit(submission: WorkflowSubmission): Promise<WorkflowRun>;
+  /** `created` is false when an idempotent replay (or a webhook's redelivery) returned the run created the first time. */
+  submit(submission: WorkflowSubmission, options?: SubmitOptions): Promise<{ run: WorkflowRun; created: boolean }>;
   /** With waitMs, held until the run is final or the time is up. */
   get(id: string, waitMs?: number): Promise<WorkflowRun>;
   list(query: WorkflowRunListQuery): Promise<WorkflowRunPage>;
@@ -36,16 +43,21 @@ export function createWorkflowService(deps: {
   }
 
   return {
-    async submit(submission) {
+    async submit(submission, options = {}) {
       const workflow = checkSubmission(deps.runners, submission);
       const callbackUrl = submission.callbackUrl ?? workflow.callback ?? null;
       if (callbackUrl !== null) await deps.checkCallback(callbackUrl, 'body/callbackUrl');
       const input = submission.input ?? null;
       const id = newTaskId();
-      await lifecycle.submitWorkflow(
-        { id, workflow: workflow.name, inputJson: JSON.stringify(input), definition: definitionOf(workflow), callbackUrl }, input,
+      const fingerprint = requestHash(submission);
+      const replay = await lifecycle.submitWorkflow(
+        { id, workflow: workflow.name, inputJson: JSON.stringify(input), definition: definitionOf(workflow), callbackUrl }, input, {
+          ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: { key: options.idempotencyKey, requestHash: fingerprint } }),
+          ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
+        },
       );
-      return load(id);
+      if (replay === null) return { run: await load(id), created: true };
+      return { run: await load(replayedId(replay, fingerprint, 'workflowId')), created: false };
     },
 
     async get(id, waitMs) {

@@ -13,6 +13,14 @@ import { holdResponse } from '../held-response.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
+const SubmitHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1, maxLength: 255,
+    description: 'Replaying a request with the same key and body returns the first run (200) and creates nothing; ' +
+      'the same key with another body is a 409. Keys are kept for at least 24 hours.',
+  })),
+});
+
 export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowService }> = async (app, { workflows }) => {
   app.post('/workflows', {
     schema: {
@@ -20,13 +28,15 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
       summary: 'Start a workflow run',
       description: 'Validates the input against the workflow\'s input_schema (and each for_each over it against its step\'s ' +
         'max_items) and stores the run with the tasks of the steps that need nothing, in one transaction. ' +
-        '202 means the run is committed and will go on; any 4xx means nothing was created.',
+        '202 means the run is committed and will go on; any 4xx means nothing was created; 200 answers an idempotent replay.',
+      headers: SubmitHeaders,
       body: WorkflowSubmission,
-      response: { 202: WorkflowRun, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
+      response: { 200: WorkflowRun, 202: WorkflowRun, 400: ErrorRef, 409: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
     },
   }, async (request, reply) => {
-    const run = await workflows.submit(request.body);
-    return reply.code(202).header('location', `/workflows/${run.id}`).send(run);
+    const key = request.headers['idempotency-key'];
+    const { run, created } = await workflows.submit(request.body, key === undefined ? {} : { idempotencyKey: key });
+    return reply.code(created ? 202 : 200).header('location', `/workflows/${run.id}`).send(run);
   });
 
   app.get('/workflows', {
