@@ -11,13 +11,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isNode, parseDocument, type Document, type YAMLError } from 'yaml';
-import { Ajv, type ErrorObject, type Options as AjvOptions, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { ConfigError } from '../config-error.ts';
-import type { ErrorDetail } from '../errors.ts';
 import { expand, type Env } from './env-interpolation.ts';
+import { resolveInputSchema } from './input-schema.ts';
 import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
 import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
 import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook } from './runner.ts';
@@ -43,7 +39,6 @@ const DEFAULT_OUTPUT_BYTES = 10 * 1024 * 1024;
 const DEFAULT_RETRY_DELAY_MS = 1_000;
 /** Node's timers fire immediately beyond 2^31-1 ms, so a longer timeout would kill at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const NO_ERRORS: readonly ErrorDetail[] = Object.freeze([]);
 
 export async function loadRunnersFile(path: string, options: LoadRunnersOptions): Promise<RunnersConfig> {
   let text: string;
@@ -163,21 +158,19 @@ function resolveRunners(section: unknown, context: ResolveContext): Map<string, 
  */
 function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, context: ResolveContext): Runner {
   const at = (...keys: string[]) => ['runners', name, ...keys];
-  const input = resolveInputSchema(entry['input_schema'], at('input_schema'), context);
   return Object.freeze({
     name,
     image: typeof entry['image'] === 'string' ? entry['image'] : '',
     command: resolveCommand(entry['command'], at('command'), context),
     env: resolveEnv(entry['env'], at('env'), context),
     timeoutMs: resolveTimeout(entry['timeout'], at('timeout'), context),
-    inputSchema: input?.schema,
+    ...resolveInputSchema(entry['input_schema'], at('input_schema'), context),
     output: entry['output'] === 'text' ? 'text' : 'json',
     network: typeof entry['network'] === 'string' ? entry['network'] : 'none',
     limits: resolveLimits(isMapping(entry['limits']) ? entry['limits'] : {}, at('limits'), context),
     retries: resolveRetries(isMapping(entry['retries']) ? entry['retries'] : {}, at('retries'), context),
     concurrency: typeof entry['concurrency'] === 'number' ? entry['concurrency'] : undefined,
     callback: checkUrl(entry['callback'], at('callback'), context),
-    validateInput: input === undefined ? () => NO_ERRORS : inputValidator(input.validate),
   });
 }
 
@@ -256,62 +249,6 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-interface CompiledInputSchema {
-  readonly schema: Readonly<Record<string, unknown>>;
-  readonly validate: ValidateFunction;
-}
-
-function resolveInputSchema(value: unknown, path: string[], context: ResolveContext): CompiledInputSchema | undefined {
-  if (!isMapping(value)) return undefined;
-  const schema = deepFreeze(value);
-  if (schema['$async'] === true) {
-    context.report(path, 'invalid JSON Schema: $async schemas are not supported');
-    return undefined;
-  }
-  try {
-    return { schema, validate: inputSchemaCompiler(schema['$schema']).compile(schema) };
-  } catch (error) {
-    context.report(path, `invalid JSON Schema: ${(error as Error).message}`);
-    return undefined;
-  }
-}
-
-/**
- * One Ajv instance per schema, so that `$id`s of different runners cannot collide. Strict mode
- * turns typos ("tpye", "requried") and ambiguous schemas into load-time errors rather than
- * schemas that silently accept everything. The draft follows `$schema` (draft-07 by default).
- */
-function inputSchemaCompiler(draft: unknown): Ajv {
-  const options: AjvOptions = { strict: true, allErrors: true, allowUnionTypes: true, logger: false };
-  let ajv: Ajv;
-  if (typeof draft === 'string' && draft.includes('2020-12')) ajv = new Ajv2020(options);
-  else if (typeof draft === 'string' && draft.includes('2019-09')) ajv = new Ajv2019(options);
-  else ajv = new Ajv(options);
-  addFormats.default(ajv);
-  return ajv;
-}
-
-function inputValidator(validate: ValidateFunction): (input: unknown) => readonly ErrorDetail[] {
-  return (input) => (validate(input) ? NO_ERRORS : Object.freeze((validate.errors ?? []).map(toInputError)));
-}
-
-/** Ajv's messages, at a JSON pointer under /input; an unexpected property is named, as a missing one is. */
-function toInputError(error: ErrorObject): ErrorDetail {
-  const path = `/input${error.instancePath}`;
-  if (error.keyword === 'additionalProperties') {
-    return { path, message: `must NOT have additional property '${String(error.params['additionalProperty'])}'` };
-  }
-  return { path, message: error.message ?? 'is invalid' };
-}
-
 function isMapping(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
