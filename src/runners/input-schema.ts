@@ -8,6 +8,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { ErrorDetail } from '../errors.ts';
+import type { ProblemReporter } from './runner-config-schema.ts';
 
 /** The two fields a Runner and a Workflow share for their input. */
 export interface InputSchemaFields {
@@ -24,9 +25,7 @@ const NO_SCHEMA: InputSchemaFields = Object.freeze({ inputSchema: undefined, val
  * `value` is what the file holds at `path`; a value that is not a mapping was reported by the
  * shape check, and is taken as no schema. A schema that does not compile is reported at `path`.
  */
-export function resolveInputSchema(
-  value: unknown, path: readonly string[], context: { readonly report: (path: readonly string[], message: string) => void },
-): InputSchemaFields {
+export function resolveInputSchema(value: unknown, path: readonly string[], context: ProblemReporter): InputSchemaFields {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return NO_SCHEMA;
   const schema = deepFreeze(value as Readonly<Record<string, unknown>>);
   if (schema['$async'] === true) {

@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { isNode, parseDocument, type Document, type YAMLError } from 'yaml';
 import { ConfigError } from '../config-error.ts';
+import { checkName } from './config-names.ts';
 import { expand, type Env } from './env-interpolation.ts';
 import { resolveInputSchema } from './input-schema.ts';
 import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
@@ -32,8 +33,6 @@ export interface ParseRunnersOptions extends LoadRunnersOptions {
   readonly source: string;
 }
 
-/** Names appear in URLs (/runners/:name) and container labels, hence the conservative pattern. */
-const RUNNER_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const DEFAULT_TIMEOUT_MS = 300_000;
 const DEFAULT_OUTPUT_BYTES = 10 * 1024 * 1024;
 const DEFAULT_RETRY_DELAY_MS = 1_000;
@@ -144,9 +143,7 @@ function resolveRunners(section: unknown, context: ResolveContext): Map<string, 
   const runners = new Map<string, Runner>();
   if (!isMapping(section)) return runners;
   for (const [name, entry] of Object.entries(section)) {
-    if (!RUNNER_NAME.test(name)) {
-      context.report(['runners', name], "invalid runner name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
-    }
+    checkName('runner name', name, ['runners', name], context);
     runners.set(name, resolveRunner(name, isMapping(entry) ? entry : {}, context));
   }
   return runners;

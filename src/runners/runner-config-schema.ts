@@ -19,6 +19,11 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
+/** How the meaning passes (load-runners.ts and the section resolvers) report a problem at a path. */
+export interface ProblemReporter {
+  readonly report: (path: readonly string[], message: string) => void;
+}
+
 /** Seconds as a number, or a duration string; the value itself is checked by parseDuration(). */
 const Duration = Type.Union([Type.Number(), Type.String()], {
   errorMessage: { anyOf: 'must be a positive duration' },
