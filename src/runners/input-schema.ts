@@ -8,7 +8,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { ErrorDetail } from '../errors.ts';
-import type { ProblemReporter } from './runner-config-schema.ts';
+import { isMapping, type ProblemReporter } from './runner-config-schema.ts';
 
 /** The two fields a Runner and a Workflow share for their input. */
 export interface InputSchemaFields {
@@ -26,8 +26,8 @@ const NO_SCHEMA: InputSchemaFields = Object.freeze({ inputSchema: undefined, val
  * shape check, and is taken as no schema. A schema that does not compile is reported at `path`.
  */
 export function resolveInputSchema(value: unknown, path: readonly string[], context: ProblemReporter): InputSchemaFields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return NO_SCHEMA;
-  const schema = deepFreeze(value as Readonly<Record<string, unknown>>);
+  if (!isMapping(value)) return NO_SCHEMA;
+  const schema = deepFreeze(value);
   if (schema['$async'] === true) {
     context.report(path, 'invalid JSON Schema: $async schemas are not supported');
     return NO_SCHEMA;

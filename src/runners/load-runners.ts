@@ -15,7 +15,7 @@ import { ConfigError } from '../config-error.ts';
 import { checkName } from './config-names.ts';
 import { expand, type Env } from './env-interpolation.ts';
 import { resolveInputSchema } from './input-schema.ts';
-import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
+import { checkConfigShape, formatProblem, isMapping, type ConfigProblem } from './runner-config-schema.ts';
 import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
 import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook } from './runner.ts';
 import { splitShellWords } from './shell-words.ts';
@@ -244,8 +244,4 @@ function resolveLimits(limits: Readonly<Record<string, unknown>>, path: string[]
 /** `{ key: value }`, or `{}` when value is undefined, so that unset limits are absent keys. */
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-function isMapping(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -24,6 +24,13 @@ export interface ProblemReporter {
   readonly report: (path: readonly string[], message: string) => void;
 }
 
+/** A YAML mapping, as the meaning passes find one: a value the shape check may also have reported. */
+export type Mapping = Readonly<Record<string, unknown>>;
+
+export function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Seconds as a number, or a duration string; the value itself is checked by parseDuration(). */
 const Duration = Type.Union([Type.Number(), Type.String()], {
   errorMessage: { anyOf: 'must be a positive duration' },

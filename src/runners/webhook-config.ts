@@ -7,7 +7,7 @@ import { checkName } from './config-names.ts';
 import type { Env } from './env-interpolation.ts';
 import { expand } from './env-interpolation.ts';
 import type { CallbackSettings, Webhook, WebhookSource } from './runner.ts';
-import type { ProblemReporter } from './runner-config-schema.ts';
+import { isMapping, type Mapping, type ProblemReporter } from './runner-config-schema.ts';
 import { parseDuration } from '../units.ts';
 import { createAllowList } from '../address-guard.ts';
 import { isJsonPointer } from '../json-pointer.ts';
@@ -18,9 +18,6 @@ export interface SectionContext extends ProblemReporter {
 }
 
 const DEFAULT_TOLERANCE_MS = 5 * 60_000;
-
-type Mapping = Readonly<Record<string, unknown>>;
-const isMapping = (value: unknown): value is Mapping => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<string>, context: SectionContext): Map<string, Webhook> {
   const webhooks = new Map<string, Webhook>();
