@@ -3,8 +3,9 @@
  *
  * This file owns *shape* only: which keys exist, which are required, and the JSON type of each
  * value. Meaning (durations, sizes, ${VAR} expansion, runner names, compiling input_schema) is
- * checked by load-runners.ts on top of it. The file as a whole is one object schema, so a new
- * top-level section (webhooks:, callbacks:) is one more property here plus its own resolver.
+ * checked by load-runners.ts and the section resolvers on top of it. The file as a whole is one
+ * object schema, so a new top-level section (webhooks:, callbacks:, workflows:) is one more
+ * property here plus its own resolver.
  *
  * Ajv reports in JSON Schema terms; checkConfigShape() turns that into `dotted.path: message`
  * problems a YAML author can act on. A schema can give its own wording per keyword with an
@@ -36,6 +37,11 @@ const Duration = Type.Union([Type.Number(), Type.String()], {
   errorMessage: { anyOf: 'must be a positive duration' },
 });
 
+const PositiveInteger = Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } });
+
+/** A JSON Schema, as a runner's or a workflow's input_schema; input-schema.ts compiles it. */
+const InputSchema = Type.Record(Type.String(), Type.Unknown(), { errorMessage: { type: 'must be a mapping (a JSON Schema)' } });
+
 /** Bytes as a number, or a size string; the value itself is checked by parseSize(). */
 const Size = Type.Union([Type.Number(), Type.String()], {
   errorMessage: { anyOf: 'must be a positive size' },
@@ -45,7 +51,7 @@ export const RunnerLimitsEntry = Type.Object(
   {
     memory: Type.Optional(Size),
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, errorMessage: { exclusiveMinimum: 'must be a positive number' } })),
-    pids: Type.Optional(Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } })),
+    pids: Type.Optional(PositiveInteger),
     output: Type.Optional(Size),
   },
   { additionalProperties: false },
@@ -78,14 +84,12 @@ export const RunnerEntry = Type.Object(
       ),
     ),
     timeout: Type.Optional(Duration),
-    input_schema: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { errorMessage: { type: 'must be a mapping (a JSON Schema)' } }),
-    ),
+    input_schema: Type.Optional(InputSchema),
     output: Type.Optional(Type.Enum(['json', 'text'])),
     network: Type.Optional(Type.String({ minLength: 1 })),
     limits: Type.Optional(RunnerLimitsEntry),
     retries: Type.Optional(RunnerRetriesEntry),
-    concurrency: Type.Optional(Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } })),
+    concurrency: Type.Optional(PositiveInteger),
     callback: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
@@ -118,7 +122,38 @@ export const CallbacksEntry = Type.Object(
   { additionalProperties: false },
 );
 
-/** The whole file. Runner names are keys; their pattern is checked in load-runners.ts. */
+/**
+ * One step of a workflow. Pointers are strings here; workflow-config.ts checks that they are JSON
+ * Pointers into what the step's envelope holds, and that needs name steps without a cycle.
+ */
+export const WorkflowStepEntry = Type.Object(
+  {
+    runner: Type.String({ minLength: 1 }),
+    needs: Type.Optional(Type.Array(Type.String())),
+    when: Type.Optional(Type.Enum(['succeeded', 'always'])),
+    min_succeeded: Type.Optional(PositiveInteger),
+    input: Type.Optional(Type.Record(Type.String(), Type.String())),
+    for_each: Type.Optional(Type.String()),
+    max_items: Type.Optional(Type.Integer({
+      minimum: 1, maximum: 10_000, errorMessage: { minimum: 'must be an integer from 1 to 10000', maximum: 'must be an integer from 1 to 10000' },
+    })),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowEntry = Type.Object(
+  {
+    input_schema: Type.Optional(InputSchema),
+    steps: Type.Record(Type.String(), WorkflowStepEntry, {
+      minProperties: 1,
+      errorMessage: { minProperties: 'must declare at least one step', type: 'must be a mapping of step ids to steps' },
+    }),
+    callback: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The whole file. Entry names are keys; their pattern is checked in config-names.ts. */
 export const BerthConfigFile = Type.Object(
   {
     runners: Type.Record(Type.String(), RunnerEntry, {
@@ -132,6 +167,9 @@ export const BerthConfigFile = Type.Object(
       errorMessage: { type: 'must be a mapping of webhook names to webhooks' },
     })),
     callbacks: Type.Optional(CallbacksEntry),
+    workflows: Type.Optional(Type.Record(Type.String(), WorkflowEntry, {
+      errorMessage: { type: 'must be a mapping of workflow names to workflows' },
+    })),
   },
   { additionalProperties: false },
 );
