@@ -13,6 +13,7 @@
  */
 import { Type, type Static, type TSchema } from 'typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { pointerTokens } from '../json-pointer.ts';
 
 /** A problem located by path segments, e.g. ['runners', 'echo', 'image']; formatProblem() prints it. */
 export interface ConfigProblem {
@@ -236,7 +237,7 @@ function jsonType(data: unknown): string {
 }
 
 function toProblem(error: ErrorObject): ConfigProblem {
-  const path = pointerSegments(error.instancePath);
+  const path = pointerTokens(error.instancePath);
   if (error.keyword === 'required') {
     return { path: [...path, String(error.params['missingProperty'])], message: 'is required' };
   }
@@ -278,13 +279,4 @@ function defaultMessage(error: ErrorObject): string {
     default:
       return error.message ?? 'is invalid';
   }
-}
-
-/** "/runners/a~1b/image" → ['runners', 'a/b', 'image'] (RFC 6901 unescaping). */
-function pointerSegments(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
