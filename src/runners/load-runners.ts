@@ -3,9 +3,10 @@
  *
  * Three passes, each collecting problems instead of stopping at the first: YAML syntax, then the
  * shape (runner-config-schema.ts), then meaning (names, durations, sizes, ${VAR} expansion, input
- * schemas). The meaning pass only looks at values whose type is right, so a runner with a typo'd
- * key still has its bad timeout reported. Any problem at all throws one ConfigError listing them
- * all; a RunnersConfig is only returned for a file without problems.
+ * schemas; the other sections in webhook-config.ts and workflow-config.ts). The meaning pass only
+ * looks at values whose type is right, so a runner with a typo'd key still has its bad timeout
+ * reported. Any problem at all throws one ConfigError listing them all; a RunnersConfig is only
+ * returned for a file without problems.
  *
  * The environment used for ${VAR} is passed in; nothing here reads process.env.
  */
@@ -17,8 +18,9 @@ import { expand, type Env } from './env-interpolation.ts';
 import { resolveInputSchema } from './input-schema.ts';
 import { checkConfigShape, formatProblem, isMapping, type ConfigProblem } from './runner-config-schema.ts';
 import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
-import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook } from './runner.ts';
+import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook, Workflow } from './runner.ts';
 import { splitShellWords } from './shell-words.ts';
+import { resolveWorkflows } from './workflow-config.ts';
 import { parseDuration, parseSize } from '../units.ts';
 
 export interface LoadRunnersOptions {
@@ -63,24 +65,31 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
   const section = (key: string): unknown => (isMapping(document) ? document[key] : undefined);
   const runners = resolveRunners(section('runners'), context);
   const webhooks = resolveWebhooks(section('webhooks'), new Set(runners.keys()), context);
+  const workflows = resolveWorkflows(section('workflows'), new Set(runners.keys()), context);
   const callbacks = resolveCallbacks(section('callbacks'), context);
-  checkCallbackDefaults(runners, webhooks, callbacks, context);
+  checkCallbackDefaults({ runners, webhooks, workflows }, callbacks, context);
   if (problems.length > 0) {
     throw new ConfigError(options.source, sortInFileOrder(problems, syntax.document).map(formatProblem));
   }
-  return Object.freeze({ runners: runners as ReadonlyMap<string, Runner>, webhooks: webhooks as ReadonlyMap<string, Webhook>, callbacks });
+  return Object.freeze({
+    runners: runners as ReadonlyMap<string, Runner>,
+    webhooks: webhooks as ReadonlyMap<string, Webhook>,
+    callbacks,
+    workflows: workflows as ReadonlyMap<string, Workflow>,
+  });
 }
 
 /** A default callback needs the callbacks section: without its secret nothing could be signed. */
 function checkCallbackDefaults(
-  runners: ReadonlyMap<string, Runner>, webhooks: ReadonlyMap<string, Webhook>, callbacks: CallbackSettings | undefined, context: ResolveContext,
+  sections: Readonly<Record<string, ReadonlyMap<string, { readonly name: string; readonly callback: string | undefined }>>>,
+  callbacks: CallbackSettings | undefined,
+  context: ResolveContext,
 ): void {
   if (callbacks !== undefined) return;
-  for (const runner of runners.values()) {
-    if (runner.callback !== undefined) context.report(['runners', runner.name, 'callback'], 'needs a callbacks section (with its secret)');
-  }
-  for (const webhook of webhooks.values()) {
-    if (webhook.callback !== undefined) context.report(['webhooks', webhook.name, 'callback'], 'needs a callbacks section (with its secret)');
+  for (const [section, entries] of Object.entries(sections)) {
+    for (const { name, callback } of entries.values()) {
+      if (callback !== undefined) context.report([section, name, 'callback'], 'needs a callbacks section (with its secret)');
+    }
   }
 }
 
