@@ -63,9 +63,12 @@ async function packageVersion(): Promise<string> {
   return manifest.version;
 }
 
+/** A file with problems throws a ConfigError (every problem, workflows' too), which main() prints. */
 async function checkConfig(config: Config): Promise<number> {
-  const runners = await loadRunnersFile(config.runnersFile, { env: process.env, defaultOutputBytes: config.outputLimitBytes });
-  process.stdout.write(`${config.runnersFile}: ok, ${runners.runners.size} runner(s): ${[...runners.runners.keys()].join(', ')}\n`);
+  const { runners, workflows } = await loadRunnersFile(config.runnersFile, { env: process.env, defaultOutputBytes: config.outputLimitBytes });
+  const declared = [`${runners.size} runner(s): ${[...runners.keys()].join(', ')}`];
+  if (workflows !== undefined && workflows.size > 0) declared.push(`${workflows.size} workflow(s): ${[...workflows.keys()].join(', ')}`);
+  process.stdout.write(`${config.runnersFile}: ok, ${declared.join('; ')}\n`);
   return 0;
 }
 

@@ -8,16 +8,20 @@ export function isJsonPointer(s: string): boolean {
   return s === '' || /^(\/([^~]|~[01])*)+$/.test(s);
 }
 
+/** The unescaped reference tokens of a JSON Pointer: "/a~1b/c" → ['a/b', 'c']; "" → []. */
+export function pointerTokens(pointer: string): string[] {
+  if (pointer === '') return [];
+  // "~1" first, then "~0": the other order would turn "~01" into "/" instead of "~1".
+  return pointer.slice(1).split('/').map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
 const MISSING = Symbol('missing');
 const ARRAY_INDEX = /^(0|[1-9]\d*)$/;
 
 function resolvePointer(document: unknown, pointer: string): unknown {
   if (!isJsonPointer(pointer)) throw new Error(`"${pointer}" is not a JSON Pointer (RFC 6901): it must be empty or start with "/"`);
-  if (pointer === '') return document;
   let current: unknown = document;
-  for (const escaped of pointer.slice(1).split('/')) {
-    // "~1" first, then "~0": the other order would turn "~01" into "/" instead of "~1".
-    const token = escaped.replaceAll('~1', '/').replaceAll('~0', '~');
+  for (const token of pointerTokens(pointer)) {
     if (Array.isArray(current)) {
       current = ARRAY_INDEX.test(token) && Number(token) < current.length ? current[Number(token)] : MISSING;
     } else if (isObject(current)) {

@@ -3,25 +3,24 @@
  *
  * Three passes, each collecting problems instead of stopping at the first: YAML syntax, then the
  * shape (runner-config-schema.ts), then meaning (names, durations, sizes, ${VAR} expansion, input
- * schemas). The meaning pass only looks at values whose type is right, so a runner with a typo'd
- * key still has its bad timeout reported. Any problem at all throws one ConfigError listing them
- * all; a RunnersConfig is only returned for a file without problems.
+ * schemas; the other sections in webhook-config.ts and workflow-config.ts). The meaning pass only
+ * looks at values whose type is right, so a runner with a typo'd key still has its bad timeout
+ * reported. Any problem at all throws one ConfigError listing them all; a RunnersConfig is only
+ * returned for a file without problems.
  *
  * The environment used for ${VAR} is passed in; nothing here reads process.env.
  */
 import { readFile } from 'node:fs/promises';
 import { isNode, parseDocument, type Document, type YAMLError } from 'yaml';
-import { Ajv, type ErrorObject, type Options as AjvOptions, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { ConfigError } from '../config-error.ts';
-import type { ErrorDetail } from '../errors.ts';
+import { checkName } from './config-names.ts';
 import { expand, type Env } from './env-interpolation.ts';
-import { checkConfigShape, formatProblem, type ConfigProblem } from './runner-config-schema.ts';
+import { resolveInputSchema } from './input-schema.ts';
+import { checkConfigShape, formatProblem, isMapping, type ConfigProblem } from './runner-config-schema.ts';
 import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
-import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook } from './runner.ts';
+import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook, Workflow } from './runner.ts';
 import { splitShellWords } from './shell-words.ts';
+import { resolveWorkflows } from './workflow-config.ts';
 import { parseDuration, parseSize } from '../units.ts';
 
 export interface LoadRunnersOptions {
@@ -36,14 +35,11 @@ export interface ParseRunnersOptions extends LoadRunnersOptions {
   readonly source: string;
 }
 
-/** Names appear in URLs (/runners/:name) and container labels, hence the conservative pattern. */
-const RUNNER_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const DEFAULT_TIMEOUT_MS = 300_000;
 const DEFAULT_OUTPUT_BYTES = 10 * 1024 * 1024;
 const DEFAULT_RETRY_DELAY_MS = 1_000;
 /** Node's timers fire immediately beyond 2^31-1 ms, so a longer timeout would kill at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const NO_ERRORS: readonly ErrorDetail[] = Object.freeze([]);
 
 export async function loadRunnersFile(path: string, options: LoadRunnersOptions): Promise<RunnersConfig> {
   let text: string;
@@ -69,24 +65,31 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
   const section = (key: string): unknown => (isMapping(document) ? document[key] : undefined);
   const runners = resolveRunners(section('runners'), context);
   const webhooks = resolveWebhooks(section('webhooks'), new Set(runners.keys()), context);
+  const workflows = resolveWorkflows(section('workflows'), new Set(runners.keys()), context);
   const callbacks = resolveCallbacks(section('callbacks'), context);
-  checkCallbackDefaults(runners, webhooks, callbacks, context);
+  checkCallbackDefaults({ runners, webhooks, workflows }, callbacks, context);
   if (problems.length > 0) {
     throw new ConfigError(options.source, sortInFileOrder(problems, syntax.document).map(formatProblem));
   }
-  return Object.freeze({ runners: runners as ReadonlyMap<string, Runner>, webhooks: webhooks as ReadonlyMap<string, Webhook>, callbacks });
+  return Object.freeze({
+    runners: runners as ReadonlyMap<string, Runner>,
+    webhooks: webhooks as ReadonlyMap<string, Webhook>,
+    callbacks,
+    workflows: workflows as ReadonlyMap<string, Workflow>,
+  });
 }
 
 /** A default callback needs the callbacks section: without its secret nothing could be signed. */
 function checkCallbackDefaults(
-  runners: ReadonlyMap<string, Runner>, webhooks: ReadonlyMap<string, Webhook>, callbacks: CallbackSettings | undefined, context: ResolveContext,
+  sections: Readonly<Record<string, ReadonlyMap<string, { readonly name: string; readonly callback: string | undefined }>>>,
+  callbacks: CallbackSettings | undefined,
+  context: ResolveContext,
 ): void {
   if (callbacks !== undefined) return;
-  for (const runner of runners.values()) {
-    if (runner.callback !== undefined) context.report(['runners', runner.name, 'callback'], 'needs a callbacks section (with its secret)');
-  }
-  for (const webhook of webhooks.values()) {
-    if (webhook.callback !== undefined) context.report(['webhooks', webhook.name, 'callback'], 'needs a callbacks section (with its secret)');
+  for (const [section, entries] of Object.entries(sections)) {
+    for (const { name, callback } of entries.values()) {
+      if (callback !== undefined) context.report([section, name, 'callback'], 'needs a callbacks section (with its secret)');
+    }
   }
 }
 
@@ -149,9 +152,7 @@ function resolveRunners(section: unknown, context: ResolveContext): Map<string, 
   const runners = new Map<string, Runner>();
   if (!isMapping(section)) return runners;
   for (const [name, entry] of Object.entries(section)) {
-    if (!RUNNER_NAME.test(name)) {
-      context.report(['runners', name], "invalid runner name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
-    }
+    checkName('runner name', name, ['runners', name], context);
     runners.set(name, resolveRunner(name, isMapping(entry) ? entry : {}, context));
   }
   return runners;
@@ -163,21 +164,19 @@ function resolveRunners(section: unknown, context: ResolveContext): Map<string, 
  */
 function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, context: ResolveContext): Runner {
   const at = (...keys: string[]) => ['runners', name, ...keys];
-  const input = resolveInputSchema(entry['input_schema'], at('input_schema'), context);
   return Object.freeze({
     name,
     image: typeof entry['image'] === 'string' ? entry['image'] : '',
     command: resolveCommand(entry['command'], at('command'), context),
     env: resolveEnv(entry['env'], at('env'), context),
     timeoutMs: resolveTimeout(entry['timeout'], at('timeout'), context),
-    inputSchema: input?.schema,
+    ...resolveInputSchema(entry['input_schema'], at('input_schema'), context),
     output: entry['output'] === 'text' ? 'text' : 'json',
     network: typeof entry['network'] === 'string' ? entry['network'] : 'none',
     limits: resolveLimits(isMapping(entry['limits']) ? entry['limits'] : {}, at('limits'), context),
     retries: resolveRetries(isMapping(entry['retries']) ? entry['retries'] : {}, at('retries'), context),
     concurrency: typeof entry['concurrency'] === 'number' ? entry['concurrency'] : undefined,
     callback: checkUrl(entry['callback'], at('callback'), context),
-    validateInput: input === undefined ? () => NO_ERRORS : inputValidator(input.validate),
   });
 }
 
@@ -254,64 +253,4 @@ function resolveLimits(limits: Readonly<Record<string, unknown>>, path: string[]
 /** `{ key: value }`, or `{}` when value is undefined, so that unset limits are absent keys. */
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-interface CompiledInputSchema {
-  readonly schema: Readonly<Record<string, unknown>>;
-  readonly validate: ValidateFunction;
-}
-
-function resolveInputSchema(value: unknown, path: string[], context: ResolveContext): CompiledInputSchema | undefined {
-  if (!isMapping(value)) return undefined;
-  const schema = deepFreeze(value);
-  if (schema['$async'] === true) {
-    context.report(path, 'invalid JSON Schema: $async schemas are not supported');
-    return undefined;
-  }
-  try {
-    return { schema, validate: inputSchemaCompiler(schema['$schema']).compile(schema) };
-  } catch (error) {
-    context.report(path, `invalid JSON Schema: ${(error as Error).message}`);
-    return undefined;
-  }
-}
-
-/**
- * One Ajv instance per schema, so that `$id`s of different runners cannot collide. Strict mode
- * turns typos ("tpye", "requried") and ambiguous schemas into load-time errors rather than
- * schemas that silently accept everything. The draft follows `$schema` (draft-07 by default).
- */
-function inputSchemaCompiler(draft: unknown): Ajv {
-  const options: AjvOptions = { strict: true, allErrors: true, allowUnionTypes: true, logger: false };
-  let ajv: Ajv;
-  if (typeof draft === 'string' && draft.includes('2020-12')) ajv = new Ajv2020(options);
-  else if (typeof draft === 'string' && draft.includes('2019-09')) ajv = new Ajv2019(options);
-  else ajv = new Ajv(options);
-  addFormats.default(ajv);
-  return ajv;
-}
-
-function inputValidator(validate: ValidateFunction): (input: unknown) => readonly ErrorDetail[] {
-  return (input) => (validate(input) ? NO_ERRORS : Object.freeze((validate.errors ?? []).map(toInputError)));
-}
-
-/** Ajv's messages, at a JSON pointer under /input; an unexpected property is named, as a missing one is. */
-function toInputError(error: ErrorObject): ErrorDetail {
-  const path = `/input${error.instancePath}`;
-  if (error.keyword === 'additionalProperties') {
-    return { path, message: `must NOT have additional property '${String(error.params['additionalProperty'])}'` };
-  }
-  return { path, message: error.message ?? 'is invalid' };
-}
-
-function isMapping(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -3,8 +3,9 @@
  *
  * This file owns *shape* only: which keys exist, which are required, and the JSON type of each
  * value. Meaning (durations, sizes, ${VAR} expansion, runner names, compiling input_schema) is
- * checked by load-runners.ts on top of it. The file as a whole is one object schema, so a new
- * top-level section (webhooks:, callbacks:) is one more property here plus its own resolver.
+ * checked by load-runners.ts and the section resolvers on top of it. The file as a whole is one
+ * object schema, so a new top-level section (webhooks:, callbacks:, workflows:) is one more
+ * property here plus its own resolver.
  *
  * Ajv reports in JSON Schema terms; checkConfigShape() turns that into `dotted.path: message`
  * problems a YAML author can act on. A schema can give its own wording per keyword with an
@@ -12,6 +13,7 @@
  */
 import { Type, type Static, type TSchema } from 'typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { pointerTokens } from '../json-pointer.ts';
 
 /** A problem located by path segments, e.g. ['runners', 'echo', 'image']; formatProblem() prints it. */
 export interface ConfigProblem {
@@ -19,10 +21,27 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
+/** How the meaning passes (load-runners.ts and the section resolvers) report a problem at a path. */
+export interface ProblemReporter {
+  readonly report: (path: readonly string[], message: string) => void;
+}
+
+/** A YAML mapping, as the meaning passes find one: a value the shape check may also have reported. */
+export type Mapping = Readonly<Record<string, unknown>>;
+
+export function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Seconds as a number, or a duration string; the value itself is checked by parseDuration(). */
 const Duration = Type.Union([Type.Number(), Type.String()], {
   errorMessage: { anyOf: 'must be a positive duration' },
 });
+
+const PositiveInteger = Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } });
+
+/** A JSON Schema, as a runner's or a workflow's input_schema; input-schema.ts compiles it. */
+const InputSchema = Type.Record(Type.String(), Type.Unknown(), { errorMessage: { type: 'must be a mapping (a JSON Schema)' } });
 
 /** Bytes as a number, or a size string; the value itself is checked by parseSize(). */
 const Size = Type.Union([Type.Number(), Type.String()], {
@@ -33,7 +52,7 @@ export const RunnerLimitsEntry = Type.Object(
   {
     memory: Type.Optional(Size),
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, errorMessage: { exclusiveMinimum: 'must be a positive number' } })),
-    pids: Type.Optional(Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } })),
+    pids: Type.Optional(PositiveInteger),
     output: Type.Optional(Size),
   },
   { additionalProperties: false },
@@ -66,14 +85,12 @@ export const RunnerEntry = Type.Object(
       ),
     ),
     timeout: Type.Optional(Duration),
-    input_schema: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { errorMessage: { type: 'must be a mapping (a JSON Schema)' } }),
-    ),
+    input_schema: Type.Optional(InputSchema),
     output: Type.Optional(Type.Enum(['json', 'text'])),
     network: Type.Optional(Type.String({ minLength: 1 })),
     limits: Type.Optional(RunnerLimitsEntry),
     retries: Type.Optional(RunnerRetriesEntry),
-    concurrency: Type.Optional(Type.Integer({ minimum: 1, errorMessage: { minimum: 'must be a positive integer' } })),
+    concurrency: Type.Optional(PositiveInteger),
     callback: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
@@ -106,7 +123,38 @@ export const CallbacksEntry = Type.Object(
   { additionalProperties: false },
 );
 
-/** The whole file. Runner names are keys; their pattern is checked in load-runners.ts. */
+/**
+ * One step of a workflow. Pointers are strings here; workflow-config.ts checks that they are JSON
+ * Pointers into what the step's envelope holds, and that needs name steps without a cycle.
+ */
+export const WorkflowStepEntry = Type.Object(
+  {
+    runner: Type.String({ minLength: 1 }),
+    needs: Type.Optional(Type.Array(Type.String())),
+    when: Type.Optional(Type.Enum(['succeeded', 'always'])),
+    min_succeeded: Type.Optional(PositiveInteger),
+    input: Type.Optional(Type.Record(Type.String(), Type.String())),
+    for_each: Type.Optional(Type.String()),
+    max_items: Type.Optional(Type.Integer({
+      minimum: 1, maximum: 10_000, errorMessage: { minimum: 'must be an integer from 1 to 10000', maximum: 'must be an integer from 1 to 10000' },
+    })),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowEntry = Type.Object(
+  {
+    input_schema: Type.Optional(InputSchema),
+    steps: Type.Record(Type.String(), WorkflowStepEntry, {
+      minProperties: 1,
+      errorMessage: { minProperties: 'must declare at least one step', type: 'must be a mapping of step ids to steps' },
+    }),
+    callback: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The whole file. Entry names are keys; their pattern is checked in config-names.ts. */
 export const BerthConfigFile = Type.Object(
   {
     runners: Type.Record(Type.String(), RunnerEntry, {
@@ -120,6 +168,9 @@ export const BerthConfigFile = Type.Object(
       errorMessage: { type: 'must be a mapping of webhook names to webhooks' },
     })),
     callbacks: Type.Optional(CallbacksEntry),
+    workflows: Type.Optional(Type.Record(Type.String(), WorkflowEntry, {
+      errorMessage: { type: 'must be a mapping of workflow names to workflows' },
+    })),
   },
   { additionalProperties: false },
 );
@@ -186,7 +237,7 @@ function jsonType(data: unknown): string {
 }
 
 function toProblem(error: ErrorObject): ConfigProblem {
-  const path = pointerSegments(error.instancePath);
+  const path = pointerTokens(error.instancePath);
   if (error.keyword === 'required') {
     return { path: [...path, String(error.params['missingProperty'])], message: 'is required' };
   }
@@ -228,13 +279,4 @@ function defaultMessage(error: ErrorObject): string {
     default:
       return error.message ?? 'is invalid';
   }
-}
-
-/** "/runners/a~1b/image" → ['runners', 'a/b', 'image'] (RFC 6901 unescaping). */
-function pointerSegments(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
 }

@@ -3,24 +3,21 @@
  * check (runner-config-schema.ts): secrets expanded from ${VAR}, the runner each webhook starts
  * checked against the runners section, JSON Pointers and URLs checked, keys decoded.
  */
+import { checkName } from './config-names.ts';
 import type { Env } from './env-interpolation.ts';
 import { expand } from './env-interpolation.ts';
 import type { CallbackSettings, Webhook, WebhookSource } from './runner.ts';
+import { isMapping, type Mapping, type ProblemReporter } from './runner-config-schema.ts';
 import { parseDuration } from '../units.ts';
 import { createAllowList } from '../address-guard.ts';
 import { isJsonPointer } from '../json-pointer.ts';
 import { parseWebhookSecret } from '../webhook-signatures.ts';
 
-export interface SectionContext {
+export interface SectionContext extends ProblemReporter {
   readonly env: Env;
-  readonly report: (path: readonly string[], message: string) => void;
 }
 
 const DEFAULT_TOLERANCE_MS = 5 * 60_000;
-const WEBHOOK_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
-
-type Mapping = Readonly<Record<string, unknown>>;
-const isMapping = (value: unknown): value is Mapping => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<string>, context: SectionContext): Map<string, Webhook> {
   const webhooks = new Map<string, Webhook>();
@@ -28,7 +25,7 @@ export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<strin
   for (const [name, raw] of Object.entries(section)) {
     if (!isMapping(raw)) continue;
     const at = (...keys: string[]) => ['webhooks', name, ...keys];
-    if (!WEBHOOK_NAME.test(name)) context.report(at(), "invalid webhook name: use up to 63 letters, digits, '.', '_' or '-'");
+    checkName('webhook name', name, at(), context);
     const source = raw['source'] as WebhookSource;
     const runner = typeof raw['runner'] === 'string' ? raw['runner'] : '';
     if (runner !== '' && !runnerNames.has(runner)) context.report(at('runner'), `no runner named '${runner}'`);
@@ -86,7 +83,7 @@ export function resolveCallbacks(section: unknown, context: SectionContext): Cal
 }
 
 /** A callback URL in the file: checked for form here; its address is checked when it is used. */
-export function checkUrl(value: unknown, path: readonly string[], context: SectionContext): string | undefined {
+export function checkUrl(value: unknown, path: readonly string[], context: ProblemReporter): string | undefined {
   if (typeof value !== 'string') return undefined;
   try {
     const url = new URL(value);

@@ -84,3 +84,9 @@ webhooks:
   w: { source: asterisk, runner: r, secret: t, callback: "https://example.com/cb" }
 `), ['runners.r.callback: needs a callbacks section (with its secret)', 'webhooks.w.callback: needs a callbacks section (with its secret)']);
 });
+
+test('webhook names follow the same pattern as runner names', () => {
+  assert.deepEqual(problems('runners: { r: { image: busybox } }\nwebhooks: { "-calls": { source: asterisk, runner: r, secret: t } }'), [
+    "webhooks.-calls: invalid webhook name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  ]);
+});
