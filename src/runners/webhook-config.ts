@@ -43,7 +43,7 @@ export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<strin
       if (typeof pointer === 'string' && !isJsonPointer(pointer)) context.report(at('input', key), 'must be a JSON Pointer such as /issue/key');
     }
     webhooks.set(name, Object.freeze({
-      name, source, runner, secret, signingKey,
+      name, source, target: Object.freeze({ kind: 'runner', name: runner }), secret, signingKey,
       events: Array.isArray(raw['events']) ? Object.freeze([...(raw['events'] as string[])]) : undefined,
       input: input === undefined ? undefined : Object.freeze({ ...input }),
       callback: checkUrl(raw['callback'], at('callback'), context),

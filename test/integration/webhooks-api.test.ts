@@ -69,6 +69,7 @@ async function created(send: () => Promise<{ statusCode: number; body: string; j
   const receipt = response.json();
   assert.equal(receipt.duplicate, false);
   assert.equal(receipt.ignored, null);
+  assert.equal(receipt.workflowId, null, 'a webhook naming a runner starts no workflow run');
   assert.deepEqual(await countQueued(stack.pool), { tasks: before.tasks + 1, jobs: before.jobs + 1 });
   const task = await stack.app.inject({ method: 'GET', url: `/tasks/${receipt.taskId}` });
   assert.equal(task.statusCode, 200, task.body);
@@ -123,7 +124,7 @@ describe('jira: X-Hub-Signature over the raw bytes', () => {
     for (const body of [JIRA_CREATED, JIRA_UPDATED]) {
       const again = await jira(body, { 'x-atlassian-webhook-identifier': identifier });
       assert.equal(again.statusCode, 200, again.body);
-      assert.deepEqual(again.json(), { taskId: first['id'], duplicate: true, ignored: null });
+      assert.deepEqual(again.json(), { taskId: first['id'], workflowId: null, duplicate: true, ignored: null });
     }
     assert.deepEqual(await countQueued(stack.pool), before);
     // The credential is checked before the redelivery is looked up: no task id for a bad signature.
@@ -302,7 +303,7 @@ describe('generic: Standard Webhooks', () => {
     const before = await countQueued(stack.pool);
     const again = await generic(STANDARD, { id });
     assert.equal(again.statusCode, 200, again.body);
-    assert.deepEqual(again.json(), { taskId: first['id'], duplicate: true, ignored: null });
+    assert.deepEqual(again.json(), { taskId: first['id'], workflowId: null, duplicate: true, ignored: null });
     assert.deepEqual(await countQueued(stack.pool), before);
   });
 
