@@ -40,11 +40,12 @@ export async function startApiProcess(options: {
   const checkCallback = createCallbackCheck(runners.callbacks);
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
+  const workflows = createWorkflowService({ pool, lifecycle, runners, watch, checkCallback });
   const app = await buildApp({
     tasks,
-    webhooks: createWebhookService({ runners, tasks }),
+    webhooks: createWebhookService({ runners, tasks, workflows }),
     watch,
-    workflows: createWorkflowService({ pool, lifecycle, runners, watch, checkCallback }),
+    workflows,
     runners,
     readiness: createReadinessCheck({ pool, engine }),
     bodyLimitBytes: config.bodyLimitBytes,

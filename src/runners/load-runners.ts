@@ -64,8 +64,9 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
   };
   const section = (key: string): unknown => (isMapping(document) ? document[key] : undefined);
   const runners = resolveRunners(section('runners'), context);
-  const webhooks = resolveWebhooks(section('webhooks'), new Set(runners.keys()), context);
   const workflows = resolveWorkflows(section('workflows'), new Set(runners.keys()), context);
+  // After workflows: a webhook may start one of them.
+  const webhooks = resolveWebhooks(section('webhooks'), { runner: new Set(runners.keys()), workflow: new Set(workflows.keys()) }, context);
   const callbacks = resolveCallbacks(section('callbacks'), context);
   checkCallbackDefaults({ runners, webhooks, workflows }, callbacks, context);
   if (problems.length > 0) {

@@ -97,10 +97,12 @@ export const RunnerEntry = Type.Object(
 );
 export type RunnerEntry = Static<typeof RunnerEntry>;
 
+/** `runner` or `workflow`: exactly one, which webhook-config.ts checks (a schema's oneOf would word it poorly). */
 export const WebhookEntry = Type.Object(
   {
     source: Type.Enum(['jira', 'asterisk', 'generic']),
-    runner: Type.String({ minLength: 1 }),
+    runner: Type.Optional(Type.String({ minLength: 1 })),
+    workflow: Type.Optional(Type.String({ minLength: 1 })),
     secret: Type.String({ minLength: 1 }),
     events: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
     input: Type.Optional(Type.Record(Type.String(), Type.String())),

@@ -51,18 +51,24 @@ export interface Runner {
 
 export type WebhookSource = 'jira' | 'asterisk' | 'generic';
 
-/** An inbound webhook: POST /webhooks/{name} starts a task of `runner`. */
+/** What a webhook's delivery starts: a task of a runner, or a run of a workflow. */
+export interface WebhookTarget {
+  readonly kind: 'runner' | 'workflow';
+  readonly name: string;
+}
+
+/** An inbound webhook: POST /webhooks/{name} starts a task or a workflow run, as `target` says. */
 export interface Webhook {
   readonly name: string;
   readonly source: WebhookSource;
-  readonly runner: string;
+  readonly target: WebhookTarget;
   /** jira: the HMAC secret; asterisk: the shared token; generic: the whsec_ secret. */
   readonly secret: string;
   /** generic only: the decoded signing key. */
   readonly signingKey: Buffer | undefined;
-  /** Only these event types start a task (jira: webhookEvent; others: the payload's `type`). */
+  /** Only these event types start anything (jira: webhookEvent; others: the payload's `type`). */
   readonly events: readonly string[] | undefined;
-  /** Task input built from the payload: key → JSON Pointer. Undefined: the whole payload. */
+  /** The task's or run's input built from the payload: key → JSON Pointer. Undefined: the whole payload. */
   readonly input: Readonly<Record<string, string>> | undefined;
   readonly callback: string | undefined;
   /** generic: how far webhook-timestamp may be from now. */

@@ -1,12 +1,12 @@
 /**
  * The `webhooks:` and `callbacks:` sections of the runners file, resolved on top of the shape
- * check (runner-config-schema.ts): secrets expanded from ${VAR}, the runner each webhook starts
- * checked against the runners section, JSON Pointers and URLs checked, keys decoded.
+ * check (runner-config-schema.ts): secrets expanded from ${VAR}, the runner or workflow each
+ * webhook starts checked against those sections, JSON Pointers and URLs checked, keys decoded.
  */
 import { checkName } from './config-names.ts';
 import type { Env } from './env-interpolation.ts';
 import { expand } from './env-interpolation.ts';
-import type { CallbackSettings, Webhook, WebhookSource } from './runner.ts';
+import type { CallbackSettings, Webhook, WebhookSource, WebhookTarget } from './runner.ts';
 import { isMapping, type Mapping, type ProblemReporter } from './runner-config-schema.ts';
 import { parseDuration } from '../units.ts';
 import { createAllowList } from '../address-guard.ts';
@@ -17,9 +17,13 @@ export interface SectionContext extends ProblemReporter {
   readonly env: Env;
 }
 
-const DEFAULT_TOLERANCE_MS = 5 * 60_000;
+/** The names a webhook may start, by kind: those of the runners and workflows sections. */
+export type TargetNames = Readonly<Record<WebhookTarget['kind'], ReadonlySet<string>>>;
 
-export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<string>, context: SectionContext): Map<string, Webhook> {
+const DEFAULT_TOLERANCE_MS = 5 * 60_000;
+const TARGET_KINDS = ['runner', 'workflow'] as const;
+
+export function resolveWebhooks(section: unknown, targetNames: TargetNames, context: SectionContext): Map<string, Webhook> {
   const webhooks = new Map<string, Webhook>();
   if (!isMapping(section)) return webhooks;
   for (const [name, raw] of Object.entries(section)) {
@@ -27,8 +31,7 @@ export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<strin
     const at = (...keys: string[]) => ['webhooks', name, ...keys];
     checkName('webhook name', name, at(), context);
     const source = raw['source'] as WebhookSource;
-    const runner = typeof raw['runner'] === 'string' ? raw['runner'] : '';
-    if (runner !== '' && !runnerNames.has(runner)) context.report(at('runner'), `no runner named '${runner}'`);
+    const target = resolveTarget(raw, targetNames, at, context);
     const secret = expandSecret(raw['secret'], at('secret'), context);
     let signingKey: Buffer | undefined;
     if (source === 'generic' && secret !== '') {
@@ -43,7 +46,7 @@ export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<strin
       if (typeof pointer === 'string' && !isJsonPointer(pointer)) context.report(at('input', key), 'must be a JSON Pointer such as /issue/key');
     }
     webhooks.set(name, Object.freeze({
-      name, source, runner, secret, signingKey,
+      name, source, target, secret, signingKey,
       events: Array.isArray(raw['events']) ? Object.freeze([...(raw['events'] as string[])]) : undefined,
       input: input === undefined ? undefined : Object.freeze({ ...input }),
       callback: checkUrl(raw['callback'], at('callback'), context),
@@ -51,6 +54,22 @@ export function resolveWebhooks(section: unknown, runnerNames: ReadonlySet<strin
     }));
   }
   return webhooks;
+}
+
+/**
+ * Exactly one of runner and workflow. A key is given when present at all: a value of the wrong
+ * type was reported by the shape check, and must not also read as "neither".
+ */
+function resolveTarget(raw: Mapping, targetNames: TargetNames, at: (...keys: string[]) => string[], context: SectionContext): WebhookTarget {
+  const given = TARGET_KINDS.filter((kind) => raw[kind] !== undefined);
+  if (given.length === 0) context.report(at(), 'needs runner or workflow (what its deliveries start)');
+  if (given.length > 1) context.report(at(), 'give runner or workflow, not both');
+  for (const kind of given) {
+    const name = raw[kind];
+    if (typeof name === 'string' && name !== '' && !targetNames[kind].has(name)) context.report(at(kind), `no ${kind} named '${name}'`);
+  }
+  const kind = given[0] ?? 'runner';
+  return Object.freeze({ kind, name: typeof raw[kind] === 'string' ? raw[kind] : '' });
 }
 
 export function resolveCallbacks(section: unknown, context: SectionContext): CallbackSettings | undefined {

@@ -1,12 +1,13 @@
 /**
  * Inbound webhooks: authenticate the sender over the raw bytes, read its payload, filter its
- * event, and start a task — fast, since Asterisk's dialplan blocks a live call while it waits.
- * Nothing is queued before the credential checks out; a redelivery creates no second task.
+ * event, and start a task or a workflow run — fast, since Asterisk's dialplan blocks a live call
+ * while it waits. Nothing is queued before the credential checks out; a redelivery creates no
+ * second task or run.
  */
 import { AppError } from '../errors.ts';
 import type { RunnersConfig, Webhook } from '../runners/runner.ts';
-import type { Task } from '../tasks/task-schemas.ts';
 import type { TaskService } from '../tasks/task-service.ts';
+import type { WorkflowService } from '../tasks/workflow-service.ts';
 import { mapInput } from '../json-pointer.ts';
 import { jiraEvent, parseAsteriskBody, parseJsonBody, type ParseResult } from './payloads.ts';
 import { verifyBearerToken, verifyJiraSignature, verifyStandardWebhook } from '../webhook-signatures.ts';
@@ -21,9 +22,12 @@ export interface InboundDelivery {
 }
 
 export interface WebhookReceipt {
-  /** 202: a task was queued (or the event was ignored); 200: a redelivery of an earlier one. */
+  /** 202: a task or run was started (or the event was ignored); 200: a redelivery of an earlier one. */
   readonly status: 200 | 202;
+  /** The task started, for a runner's webhook. */
   readonly taskId: string | null;
+  /** The run started, for a workflow's webhook. */
+  readonly workflowId: string | null;
   readonly duplicate: boolean;
   readonly ignored: string | null;
 }
@@ -34,7 +38,9 @@ export interface WebhookService {
 
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
-export function createWebhookService(deps: { runners: RunnersConfig; tasks: TaskService; now?: () => number }): WebhookService {
+export function createWebhookService(deps: {
+  runners: RunnersConfig; tasks: TaskService; workflows: WorkflowService; now?: () => number;
+}): WebhookService {
   const now = deps.now ?? Date.now;
   return {
     async receive(name, delivery) {
@@ -45,25 +51,28 @@ export function createWebhookService(deps: { runners: RunnersConfig; tasks: Task
       if (!parsed.ok) throw new AppError('MALFORMED_PAYLOAD', `the ${webhook.source} payload could not be read: ${parsed.message}`);
       const event = eventOf(webhook, parsed.value);
       if (webhook.events !== undefined && (event === undefined || !webhook.events.includes(event))) {
-        const ignored = `event ${event === undefined ? '(none)' : `'${event}'`} is not one of ${webhook.events.join(', ')}; no task was created`;
-        return { status: 202, taskId: null, duplicate: false, ignored };
+        const nothing = webhook.target.kind === 'runner' ? 'no task was created' : 'no workflow run was started';
+        const ignored = `event ${event === undefined ? '(none)' : `'${event}'`} is not one of ${webhook.events.join(', ')}; ${nothing}`;
+        return { status: 202, taskId: null, workflowId: null, duplicate: false, ignored };
       }
       const deliveryId = deliveryIdOf(webhook, delivery);
-      const { task, created } = await deps.tasks.submitTask(
-        {
-          runner: webhook.runner,
-          input: mapInput(parsed.value, webhook.input),
-          ...(webhook.callback === undefined ? {} : { callbackUrl: webhook.callback }),
-        },
-        deliveryId === undefined ? {} : { delivery: { webhook: webhook.name, id: deliveryId } },
-      );
-      return receipt(task, created);
+      const start = {
+        input: mapInput(parsed.value, webhook.input),
+        ...(webhook.callback === undefined ? {} : { callbackUrl: webhook.callback }),
+      };
+      const options = deliveryId === undefined ? {} : { delivery: { webhook: webhook.name, id: deliveryId } };
+      if (webhook.target.kind === 'workflow') {
+        const { run, created } = await deps.workflows.submit({ workflow: webhook.target.name, ...start }, options);
+        return receipt({ taskId: null, workflowId: run.id }, created);
+      }
+      const { task, created } = await deps.tasks.submitTask({ runner: webhook.target.name, ...start }, options);
+      return receipt({ taskId: task.id, workflowId: null }, created);
     },
   };
 }
 
-function receipt(task: Task, created: boolean): WebhookReceipt {
-  return { status: created ? 202 : 200, taskId: task.id, duplicate: !created, ignored: null };
+function receipt(started: Pick<WebhookReceipt, 'taskId' | 'workflowId'>, created: boolean): WebhookReceipt {
+  return { status: created ? 202 : 200, ...started, duplicate: !created, ignored: null };
 }
 
 function authenticate(webhook: Webhook, delivery: InboundDelivery, nowMs: number): void {

@@ -56,11 +56,12 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   const checkCallback = createCallbackCheck(runners.callbacks);
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
+  const workflows = createWorkflowService({ pool, lifecycle, runners, watch, checkCallback });
   const app = await buildApp({
     tasks,
-    webhooks: createWebhookService({ runners, tasks }),
+    webhooks: createWebhookService({ runners, tasks, workflows }),
     watch,
-    workflows: createWorkflowService({ pool, lifecycle, runners, watch, checkCallback }),
+    workflows,
     runners,
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,

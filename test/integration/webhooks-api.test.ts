@@ -1,8 +1,9 @@
 /**
  * Inbound webhooks (POST /webhooks/{name}), in-process on a fresh database with the fixture's
- * jira, asterisk and generic (Standard Webhooks) sections. Every refusal is checked to have queued
- * nothing; every accepted delivery is checked through the task it created. No worker runs, so a
- * created task staying `queued` shows the answer did not wait for the task to run.
+ * jira, asterisk and generic (Standard Webhooks) sections, and jira-triage, which starts a workflow
+ * run. Every refusal is checked to have queued nothing; every accepted delivery is checked through
+ * the task or run it created. No worker runs, so a created task staying `queued` shows the answer
+ * did not wait for the task to run.
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
@@ -36,8 +37,9 @@ function deliver(name: string, body: Buffer | string, headers: Record<string, st
   return stack.app.inject({ method: 'POST', url: `/webhooks/${name}${query}`, headers, payload: body });
 }
 
-function jira(body: Buffer | string, headers: Record<string, string> = {}) {
-  return deliver('jira', body, {
+/** A signed Jira delivery, with a fresh identifier unless `headers` gives one; to `webhook` (default jira). */
+function jira(body: Buffer | string, headers: Record<string, string> = {}, webhook = 'jira') {
+  return deliver(webhook, body, {
     'content-type': 'application/json', 'x-hub-signature': jiraSignature(body), 'x-atlassian-webhook-identifier': randomUUID(), ...headers,
   });
 }
@@ -69,6 +71,7 @@ async function created(send: () => Promise<{ statusCode: number; body: string; j
   const receipt = response.json();
   assert.equal(receipt.duplicate, false);
   assert.equal(receipt.ignored, null);
+  assert.equal(receipt.workflowId, null, 'a webhook naming a runner starts no workflow run');
   assert.deepEqual(await countQueued(stack.pool), { tasks: before.tasks + 1, jobs: before.jobs + 1 });
   const task = await stack.app.inject({ method: 'GET', url: `/tasks/${receipt.taskId}` });
   assert.equal(task.statusCode, 200, task.body);
@@ -123,7 +126,7 @@ describe('jira: X-Hub-Signature over the raw bytes', () => {
     for (const body of [JIRA_CREATED, JIRA_UPDATED]) {
       const again = await jira(body, { 'x-atlassian-webhook-identifier': identifier });
       assert.equal(again.statusCode, 200, again.body);
-      assert.deepEqual(again.json(), { taskId: first['id'], duplicate: true, ignored: null });
+      assert.deepEqual(again.json(), { taskId: first['id'], workflowId: null, duplicate: true, ignored: null });
     }
     assert.deepEqual(await countQueued(stack.pool), before);
     // The credential is checked before the redelivery is looked up: no task id for a bad signature.
@@ -302,7 +305,7 @@ describe('generic: Standard Webhooks', () => {
     const before = await countQueued(stack.pool);
     const again = await generic(STANDARD, { id });
     assert.equal(again.statusCode, 200, again.body);
-    assert.deepEqual(again.json(), { taskId: first['id'], duplicate: true, ignored: null });
+    assert.deepEqual(again.json(), { taskId: first['id'], workflowId: null, duplicate: true, ignored: null });
     assert.deepEqual(await countQueued(stack.pool), before);
   });
 
@@ -321,5 +324,73 @@ describe('generic: Standard Webhooks', () => {
 
   test('a correctly signed body that is not JSON → 400 MALFORMED_PAYLOAD', async () => {
     await refused(() => generic('type=build.completed'), 400, 'MALFORMED_PAYLOAD');
+  });
+});
+
+describe('a webhook naming a workflow: jira-triage starts a run of triage', () => {
+  const triage = (body: Buffer | string, headers: Record<string, string> = {}) => jira(body, headers, 'jira-triage');
+
+  /** Tasks, jobs and workflow runs: what a delivery may create. */
+  async function counts(): Promise<{ tasks: number; jobs: number; runs: number }> {
+    const { rows } = await stack.pool.query<{ runs: number }>('select count(*)::int as runs from berth.workflow_runs');
+    return { ...(await countQueued(stack.pool)), runs: rows[0]!.runs };
+  }
+
+  /** A delivery that must start exactly one run (and its first step's task); returns the run. */
+  async function started(send: () => Promise<{ statusCode: number; body: string; json(): any }>): Promise<Record<string, any>> {
+    const before = await counts();
+    const response = await send();
+    assert.equal(response.statusCode, 202, response.body);
+    const receipt = response.json();
+    assert.equal(receipt.taskId, null, 'a webhook naming a workflow names no task');
+    assert.equal(receipt.duplicate, false);
+    assert.equal(receipt.ignored, null);
+    assert.deepEqual(await counts(), { tasks: before.tasks + 1, jobs: before.jobs + 1, runs: before.runs + 1 });
+    const run = await stack.app.inject({ method: 'GET', url: `/workflows/${receipt.workflowId}` });
+    assert.equal(run.statusCode, 200, run.body);
+    return run.json();
+  }
+
+  test('a signed delivery starts a run with the mapped input and the webhook\'s callback; its first step is queued', async () => {
+    const run = await started(() => triage(JIRA_CREATED));
+    assert.equal(run['workflow'], 'triage');
+    assert.equal(run['status'], 'running');
+    assert.deepEqual(run['input'], { key: 'OPS-42', summary: 'Nightly backup of db-7 failed: "disk full"' });
+    assert.equal(run['callbackUrl'], 'http://127.0.0.1:9/webhook-workflow');
+    assert.deepEqual(run['steps'].map((step: Record<string, any>) => [step.id, step.status]), [['read', 'queued'], ['report', 'pending']]);
+    const task = await stack.app.inject({ method: 'GET', url: `/tasks/${run['steps'][0].taskIds[0]}` });
+    assert.equal(task.json().workflowId, run['id']);
+    assert.deepEqual(task.json().input.input, run['input'], 'the first step is given the mapped input');
+  });
+
+  test('a redelivery with the same X-Atlassian-Webhook-Identifier → 200 with the first run, nothing more created', async () => {
+    const identifier = randomUUID();
+    const first = await started(() => triage(JIRA_CREATED, { 'x-atlassian-webhook-identifier': identifier }));
+    const before = await counts();
+    const again = await triage(JIRA_CREATED, { 'x-atlassian-webhook-identifier': identifier });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.deepEqual(again.json(), { taskId: null, workflowId: first['id'], duplicate: true, ignored: null });
+    assert.deepEqual(await counts(), before);
+  });
+
+  test('an event outside the filter → 202 with both ids null and the reason, nothing created', async () => {
+    const before = await counts();
+    const response = await triage(JIRA_UPDATED);
+    assert.equal(response.statusCode, 202, response.body);
+    const receipt = response.json();
+    assert.equal(receipt.taskId, null);
+    assert.equal(receipt.workflowId, null);
+    assert.equal(receipt.duplicate, false);
+    assert.match(receipt.ignored, /'jira:issue_updated' is not one of jira:issue_created; no workflow run was started/);
+    assert.deepEqual(await counts(), before);
+  });
+
+  test('a mapped input the workflow\'s input_schema refuses → 400 INPUT_INVALID, nothing created', async () => {
+    const before = await counts();
+    const response = await triage('{"webhookEvent":"jira:issue_created","issue":{"fields":{"summary":"no key"}}}');
+    assert.equal(response.statusCode, 400, response.body);
+    assert.equal(response.json().code, 'INPUT_INVALID');
+    assert.match(response.json().message, /workflow 'triage'/);
+    assert.deepEqual(await counts(), before);
   });
 });

@@ -90,3 +90,45 @@ test('webhook names follow the same pattern as runner names', () => {
     "webhooks.-calls: invalid webhook name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit",
   ]);
 });
+
+test('a webhook starts the runner or the workflow it names, wherever the workflows section is in the file', () => {
+  const config = parseRunnersConfig(`
+runners:
+  r: { image: busybox }
+webhooks:
+  tasks: { source: asterisk, runner: r, secret: t }
+  pipeline: { source: jira, workflow: triage, secret: s, input: { key: /issue/key } }
+workflows:
+  triage: { steps: { only: { runner: r } } }
+`, { env: {}, source: 't' });
+  assert.deepEqual(config.webhooks?.get('tasks')?.target, { kind: 'runner', name: 'r' });
+  assert.deepEqual(config.webhooks?.get('pipeline')?.target, { kind: 'workflow', name: 'triage' });
+  assert.deepEqual(config.webhooks?.get('pipeline')?.input, { key: '/issue/key' });
+});
+
+test('a webhook names exactly one of runner and workflow, and one that exists: every problem listed', () => {
+  assert.deepEqual(problems(`
+runners:
+  r: { image: busybox }
+workflows:
+  wf: { steps: { only: { runner: r } } }
+webhooks:
+  neither: { source: asterisk, secret: t }
+  both: { source: asterisk, runner: r, workflow: wf, secret: t }
+  both-unknown: { source: asterisk, runner: nope, workflow: gone, secret: t }
+  unknown: { source: asterisk, workflow: nope, secret: t }
+  a-runner-is-no-workflow: { source: asterisk, workflow: r, secret: t }
+  mistyped: { source: asterisk, workflow: [wf], secret: t }
+  empty: { source: asterisk, workflow: "", secret: t }
+`), [
+    'webhooks.neither: needs runner or workflow (what its deliveries start)',
+    'webhooks.both: give runner or workflow, not both',
+    'webhooks.both-unknown: give runner or workflow, not both',
+    "webhooks.both-unknown.runner: no runner named 'nope'",
+    "webhooks.both-unknown.workflow: no workflow named 'gone'",
+    "webhooks.unknown.workflow: no workflow named 'nope'",
+    "webhooks.a-runner-is-no-workflow.workflow: no workflow named 'r'",
+    'webhooks.mistyped.workflow: must be a string',
+    'webhooks.empty.workflow: must not be empty',
+  ]);
+});

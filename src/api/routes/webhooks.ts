@@ -13,9 +13,14 @@ const ErrorRef = Type.Ref('ErrorResponse');
 
 const Receipt = Type.Object(
   {
-    taskId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The task started; null when the event was ignored' }),
-    duplicate: Type.Boolean({ description: 'A redelivery: taskId is the task the first delivery started' }),
-    ignored: Type.Union([Type.String(), Type.Null()], { description: 'Why no task was started (event filter)' }),
+    taskId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'The task started by a webhook naming a runner; null for one naming a workflow, or when the event was ignored',
+    }),
+    workflowId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'The workflow run started by a webhook naming a workflow; null for one naming a runner, or when the event was ignored',
+    }),
+    duplicate: Type.Boolean({ description: 'A redelivery: taskId or workflowId is what the first delivery started' }),
+    ignored: Type.Union([Type.String(), Type.Null()], { description: 'Why nothing was started (event filter)' }),
   },
   { additionalProperties: false },
 );
@@ -30,10 +35,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService
   app.post('/webhooks/:name', {
     schema: {
       tags: ['webhooks'],
-      summary: 'Receive a webhook (Jira, Asterisk or a Standard Webhooks sender) and start its task',
+      summary: 'Receive a webhook (Jira, Asterisk or a Standard Webhooks sender) and start its task or workflow run',
       description: 'Authenticated before anything is queued: jira by X-Hub-Signature (HMAC-SHA256 of the raw body), ' +
         'asterisk by a token (Authorization: Bearer or ?token=), generic by Standard Webhooks signature and timestamp. ' +
-        'A redelivery (X-Atlassian-Webhook-Identifier, webhook-id) answers 200 with the first task.',
+        'A redelivery (X-Atlassian-Webhook-Identifier, webhook-id) answers 200 with the first task or run.',
       params: Type.Object({ name: Type.String() }),
       response: { 200: Receipt, 202: Receipt, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef },
     },
@@ -45,6 +50,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService
       headers: request.headers,
       query: request.query as Record<string, string | string[] | undefined>,
     });
-    return reply.code(receipt.status).send({ taskId: receipt.taskId, duplicate: receipt.duplicate, ignored: receipt.ignored });
+    const { status, ...answer } = receipt;
+    return reply.code(status).send(answer);
   });
 };
