@@ -180,6 +180,33 @@ describe('retention', () => {
     assert.notEqual(again['id'], old['id'], 'the deleted task\'s key is free again');
   });
 
+  test('a finished workflow run past the retention period goes with its steps\' tasks; a step\'s task never goes alone', async () => {
+    const startRun = async (key: string): Promise<Record<string, any>> => {
+      const response = await stack.app.inject({
+        method: 'POST', url: '/workflows', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ workflow: 'triage', input: { key } }),
+      });
+      assert.equal(response.statusCode, 202, response.body);
+      return response.json();
+    };
+    const old = await startRun('old');
+    const oldTask = old['steps'][0]['taskIds'][0];
+    assert.equal((await stack.app.inject({ method: 'POST', url: `/workflows/${old['id']}/cancel` })).statusCode, 200);
+    await stack.pool.query(`update berth.workflow_runs set finished_at = now() - interval '8 days' where id = $1`, [old['id']]);
+    await stack.pool.query(`update berth.tasks set finished_at = now() - interval '8 days' where workflow_id = $1`, [old['id']]);
+    // A running run whose first step's task ended long ago (as if the run had waited on it since).
+    const running = await startRun('running');
+    const runningTask = running['steps'][0]['taskIds'][0];
+    await stack.pool.query(`update berth.tasks set status = 'cancelled', finished_at = now() - interval '8 days' where id = $1`, [runningTask]);
+
+    const deleted = await retain();
+
+    assert.ok(deleted.workflowRuns >= 1, JSON.stringify(deleted));
+    assert.equal((await api.get(`/workflows/${old['id']}`)).statusCode, 404, 'the old run is deleted');
+    assert.equal((await api.get(`/tasks/${oldTask}`)).statusCode, 404, 'with its steps\' tasks');
+    assert.equal((await api.get(`/workflows/${running['id']}`)).statusCode, 200, 'a running run stays');
+    assert.equal((await api.get(`/tasks/${runningTask}`)).statusCode, 200, 'and so do its tasks, however old');
+  });
+
   test('idempotency keys older than 24 hours are deleted; their tasks and younger keys stay', async () => {
     const staleKey = randomUUID();
     const youngKey = randomUUID();

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
+import { parseWebhookSecret, verifyStandardWebhook } from '../../src/webhook-signatures.ts';
 import { spawnBerth, type BerthProcess } from '../helpers/berth-process.ts';
 import { createTestDatabase, queryDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';
@@ -16,6 +17,27 @@ import { testEngines } from '../helpers/engines.ts';
 const RUNNERS = fileURLToPath(new URL('../fixtures/workflow-runners.yaml', import.meta.url));
 
 type Json = Record<string, any>;
+
+const CALLBACK_KEY = parseWebhookSecret('whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD');
+
+/** A callback receiver on 127.0.0.1 that answers 200 and keeps what came. */
+async function startReceiver(): Promise<{ url: string; deliveries: { headers: http.IncomingHttpHeaders; raw: Buffer }[]; close(): Promise<void> }> {
+  const deliveries: { headers: http.IncomingHttpHeaders; raw: Buffer }[] = [];
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      deliveries.push({ headers: request.headers, raw: Buffer.concat(chunks) });
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    deliveries,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 /** A loopback server the `gate` runner asks: 500 while closed, a JSON answer once opened. */
 async function startGate(): Promise<{ url: string; open(): void; close(): Promise<void> }> {
@@ -220,16 +242,87 @@ for (const engineUnderTest of testEngines()) {
       assert.deepEqual((await outputOf(run, 'after')).parents.gate.output, { gate: 'open' });
     });
 
+    test('cancelling one step\'s task: that step is cancelled, what needs it skipped, the run failed naming it', async () => {
+      const run = await start('slow-pipeline');
+      const waitTask = stepOf(run, 'wait')['taskIds'][0];
+      const cancelled = await post(`/tasks/${waitTask}/cancel`);
+      assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+      const ended = await final(run['id']);
+      assert.deepEqual(ended['steps'].map((s: Json) => [s.id, s.status]), [['wait', 'cancelled'], ['beside', 'succeeded'], ['after', 'skipped']]);
+      assert.equal(ended['status'], 'failed');
+      assert.deepEqual([ended['error']['step'], ended['error']['code']], ['wait', 'cancelled']);
+    });
+
+    test('a run\'s callbackUrl gets its end once, signed: workflow.succeeded with the run', async () => {
+      const receiver = await startReceiver();
+      try {
+        const response = await post('/workflows', { workflow: 'pipeline', input: { token: 'cb' }, callbackUrl: receiver.url });
+        assert.equal(response.status, 202, JSON.stringify(response.body));
+        const run = await final(response.body['id']);
+        for (let i = 0; receiver.deliveries.length === 0; i += 1) {
+          assert.ok(i < 300, 'no callback came');
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const [delivery] = receiver.deliveries;
+        const headers = delivery!.headers;
+        assert.equal(headers['webhook-id'], `workflow_${run['id']}`);
+        const verdict = verifyStandardWebhook(CALLBACK_KEY, {
+          id: String(headers['webhook-id']), timestamp: String(headers['webhook-timestamp']), signature: String(headers['webhook-signature']),
+        }, delivery!.raw, Math.floor(Date.now() / 1000), 300);
+        assert.ok(verdict.ok, 'the callback is signed with the callbacks secret');
+        const body = JSON.parse(delivery!.raw.toString()) as Json;
+        assert.equal(body['type'], 'workflow.succeeded');
+        assert.equal(body['data']['id'], run['id']);
+        assert.deepEqual(body['data']['output'], run['output']);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(receiver.deliveries.length, 1, 'delivered once');
+        const [recorded] = await queryDatabase<{ n: number }>(database.url,
+          'select count(*)::int as n from berth.workflow_callback_deliveries where run_id = $1 and status_code = 200', [run['id']]);
+        assert.equal(recorded!.n, 1, 'the delivery is recorded');
+      } finally {
+        await receiver.close();
+      }
+    });
+
+    test('Idempotency-Key: the same key and body → 200 with the first run, nothing more; another body → 409', async () => {
+      const key = `wf-${Date.now()}`;
+      const send = (input: unknown) => fetch(`${url}/workflows`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ workflow: 'pipeline', input }),
+      });
+      const first = await send({ token: 'k' });
+      assert.equal(first.status, 202);
+      const id = ((await first.json()) as Json)['id'];
+      const replay = await send({ token: 'k' });
+      assert.equal(replay.status, 200);
+      assert.equal(((await replay.json()) as Json)['id'], id);
+      const other = await send({ token: 'other' });
+      assert.equal(other.status, 409);
+      assert.equal(((await other.json()) as Json)['code'], 'IDEMPOTENCY_KEY_REUSED');
+      const [runs] = await queryDatabase<{ n: number }>(database.url,
+        `select count(*)::int as n from berth.workflow_runs where input->>'token' in ('k', 'other')`);
+      assert.equal(runs!.n, 1, 'one run for the key');
+      await final(id);
+    });
+
     test('unknown or malformed run ids → 404 WORKFLOW_RUN_NOT_FOUND; runs are listed newest first, by workflow and status', async () => {
       for (const id of ['0190a7a8-0000-7000-8000-000000000000', 'nope']) {
         const response = await fetch(`${url}/workflows/${id}`);
         assert.equal(response.status, 404);
         assert.equal((await response.json() as Json)['code'], 'WORKFLOW_RUN_NOT_FOUND');
       }
-      const listed = await (await fetch(`${url}/workflows?workflow=pipeline&status=succeeded&limit=1`)).json() as Json;
-      assert.equal(listed['items'].length, 1);
-      assert.equal(listed['items'][0]['workflow'], 'pipeline');
-      assert.equal(listed['nextCursor'], null, 'one pipeline run so far');
+      const rows = await queryDatabase<{ id: string }>(database.url,
+        `select id from berth.workflow_runs where workflow = 'pipeline' and status = 'succeeded' order by id desc`);
+      assert.ok(rows.length >= 2, 'precondition: earlier tests left several succeeded pipeline runs');
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await (await fetch(`${url}/workflows?workflow=pipeline&status=succeeded&limit=1${cursor === null ? '' : `&cursor=${cursor}`}`)).json() as Json;
+        assert.equal(page['items'].length, 1);
+        assert.equal(page['items'][0]['workflow'], 'pipeline');
+        seen.push(page['items'][0]['id']);
+        cursor = page['nextCursor'];
+      } while (cursor !== null);
+      assert.deepEqual(seen, rows.map((r) => r.id), 'every succeeded pipeline run, newest first, one page each');
     });
   });
 }
