@@ -84,3 +84,6 @@ alter table berth.webhook_deliveries
   alter column task_id drop not null,
   add column workflow_id uuid references berth.workflow_runs (id) on delete cascade deferrable initially deferred,
   add constraint webhook_deliveries_one_target check (num_nonnulls(task_id, workflow_id) = 1);
+-- For the cascade when retention deletes a run.
+create index idempotency_keys_workflow_idx on berth.idempotency_keys (workflow_id) where workflow_id is not null;
+create index webhook_deliveries_workflow_idx on berth.webhook_deliveries (workflow_id) where workflow_id is not null;

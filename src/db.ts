@@ -54,6 +54,23 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   }
 }
 
+/**
+ * Runs `fn` inside a savepoint of the caller's transaction: when it throws, what it wrote is undone
+ * and the transaction goes on; the error is handed to `onError`, whose result is returned.
+ */
+export async function withSavepoint<T>(client: pg.PoolClient, fn: () => Promise<T>, onError: (error: unknown) => T): Promise<T> {
+  await client.query('savepoint berth_savepoint');
+  try {
+    const result = await fn();
+    await client.query('release savepoint berth_savepoint');
+    return result;
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) throw error;
+    await client.query('rollback to savepoint berth_savepoint');
+    return onError(error);
+  }
+}
+
 // Conditions meaning "the database cannot be reached right now", as opposed to "the query is
 // wrong": connection errors, server shutdown (57P0x), connection exceptions (08xxx), and the
 // driver's own messages for a connection lost or never made (they carry no code).

@@ -14,8 +14,11 @@ export interface RunTaskJob {
   readonly taskId: string;
 }
 
-/** A callback job names what ended: a task, or a workflow run. */
-export type CallbackJob = { readonly taskId: string } | { readonly workflowId: string };
+/**
+ * A callback job names what ended: a task, or a workflow run and which of its ends (a failed run
+ * that is retried ends again, and each end is its own message).
+ */
+export type CallbackJob = { readonly taskId: string } | { readonly workflowId: string; readonly endedAt: string };
 
 export interface EnqueueOptions {
   /** The task's runner (a runner's concurrency limit is Berth's to hold: task-lifecycle.ts). */

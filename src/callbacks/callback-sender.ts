@@ -55,13 +55,16 @@ interface Report {
   record(outcome: Omit<CallbackAttempt, 'attempt'>): Promise<number>;
 }
 
-/** null: deleted by retention meanwhile, or no callback to report. */
+/**
+ * null: deleted by retention meanwhile, no callback to report, or a run that no longer is as it
+ * ended then (retried since: it reports its next end itself).
+ */
 async function reportOf(pool: Pool, job: CallbackJob): Promise<Report | null> {
   if ('workflowId' in job) {
     const run = await readRun(pool, job.workflowId);
-    if (run === null || run.callbackUrl === null) return null;
+    if (run === null || run.callbackUrl === null || run.finishedAt !== new Date(job.endedAt).toISOString()) return null;
     return {
-      url: run.callbackUrl, messageId: `workflow_${run.id}`, type: `workflow.${run.status}`, data: run, subject: job,
+      url: run.callbackUrl, messageId: `workflow_${run.id}_${Date.parse(job.endedAt)}`, type: `workflow.${run.status}`, data: run, subject: job,
       record: (outcome) => recordRunCallbackAttempt(pool, run.id, outcome),
     };
   }

@@ -22,7 +22,7 @@ import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
 import {
   cancelTask, claimTask, claimUnlimitedTask, countRunning, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat,
-  insertFailedTasks, insertTask, insertTasks, liveAttempts, lockQueuedTask, lockRunner, parkTask, requeueTask, unparkTasks, workflowOf,
+  insertFailedTasks, insertTask, insertTasks, liveAttempts, lockQueuedTask, lockRunner, lockTask, parkTask, requeueTask, unparkTasks, workflowOf,
   type AttemptResult, type ClaimedTask, type FinishedTask, type LostAttempt, type NewTask,
 } from './task-store.ts';
 import { createWorkflowProgress } from './workflow-progress.ts';
@@ -160,15 +160,17 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     return workflowId === null ? null : lockRun(client, workflowId);
   }
 
-  /** A task's cancel and what follows for the task; its run (locked by the caller) is the caller's to move on. */
-  async function cancelOne(client: PoolClient, taskId: string): Promise<FinishedTask | null> {
+  /**
+   * A task's cancel and what follows for the task; its run (locked by the caller) is the caller's
+   * to move on. Returns the runner whose slot it freed, for the caller to hand on (afterLeavingRunning)
+   * once every task it cancels is locked: the runner's lock comes after task rows.
+   */
+  async function cancelOne(client: PoolClient, taskId: string): Promise<{ finished: FinishedTask; freed: string | null } | null> {
     const cancelled = await cancelTask(client, taskId);
     if (cancelled === null) return null;
-    if (cancelled.previous === 'running') {
-      await endAttempt(client, taskId, cancelled.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
-      await afterLeavingRunning(client, cancelled.runner);
-    }
-    return cancelled.finished;
+    if (cancelled.previous !== 'running') return { finished: cancelled.finished, freed: null };
+    await endAttempt(client, taskId, cancelled.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
+    return { finished: cancelled.finished, freed: cancelled.runner };
   }
 
   const progress = createWorkflowProgress({
@@ -179,13 +181,20 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
         await queue.enqueueMany(client, tasks.map((task) => ({ taskId: task.id, options: jobFor(task.runner, { priority: task.priority }) })));
       },
       reject: (client, tasks) => insertFailedTasks(client, tasks),
-      async cancel(client, taskId) {
-        // The worker running it kills the container when it hears of this ('final').
-        const finished = await cancelOne(client, taskId);
-        if (finished !== null) await afterFinal(client, taskId, finished, null);
+      async cancel(client, taskIds) {
+        const freed = new Set<string>();
+        for (const taskId of taskIds) {
+          // The worker running it kills the container when it hears of this ('final').
+          const cancelled = await cancelOne(client, taskId);
+          if (cancelled === null) continue;
+          if (cancelled.freed !== null) freed.add(cancelled.freed);
+          await afterFinal(client, taskId, cancelled.finished, null);
+        }
+        // After all of them: the freed slots go to other runs' parked tasks, never to this run's (all cancelled now).
+        for (const runner of freed) await afterLeavingRunning(client, runner);
       },
-      async runFinal(client, run) {
-        if (run.callbackUrl !== null) await queue.enqueueCallback(client, { workflowId: run.id });
+      async runFinal(client, run, endedAt) {
+        if (run.callbackUrl !== null) await queue.enqueueCallback(client, { workflowId: run.id, endedAt: endedAt.toISOString() });
         await publishTaskEvent(client, run.id, 'final');
       },
     },
@@ -228,6 +237,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
   async function settleIn(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null): Promise<Settlement> {
     const runner: Runner | undefined = runners.runners.get(ref.runner);
     if (runner !== undefined && mayRetry(ref, result)) {
+      await lockTask(client, ref.id);
       await endAttempt(client, ref.id, ref.attempt, { exitCode: result.exitCode, errorCode: result.errorCode, errorMessage: result.errorMessage });
       const failures = await countFailedAttempts(client, ref.id);
       if (failures < ref.maxAttempts) return requeue(client, ref, retryDelayMs(runner.retries, failures, deps.random), 'retrying');
@@ -293,13 +303,19 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
       }
       return withTransaction(pool, async (client) => {
         const run = await lockRunOf(client, ref.id, ref.workflowId);
-        if (logTail !== undefined) await replaceLog(client, ref.id, ref.attempt, logTail);
+        if (logTail !== undefined) {
+          // The task's row before its log's rows, as a cancel takes them.
+          await lockTask(client, ref.id);
+          await replaceLog(client, ref.id, ref.attempt, logTail);
+        }
         return settleIn(client, ref, result, run);
       });
     },
 
     interrupt(ref, logTail) {
       return withTransaction(pool, async (client) => {
+        // The task's row before anything that refers to it (its log, its attempt), as a cancel takes them.
+        await lockTask(client, ref.id);
         if (logTail !== undefined) await replaceLog(client, ref.id, ref.attempt, logTail);
         await endAttempt(client, ref.id, ref.attempt, { exitCode: null, errorCode: 'interrupted', errorMessage: 'the worker shut down; queued again' });
         return requeue(client, ref, 0, 'requeued');
@@ -318,10 +334,11 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     cancel(taskId) {
       return withTransaction(pool, async (client) => {
         const run = await lockRunOf(client, taskId, undefined);
-        const finished = await cancelOne(client, taskId);
-        if (finished === null) return false;
+        const cancelled = await cancelOne(client, taskId);
+        if (cancelled === null) return false;
+        if (cancelled.freed !== null) await afterLeavingRunning(client, cancelled.freed);
         // The worker running it kills the container when it hears of this ('final').
-        await afterFinal(client, taskId, finished, run);
+        await afterFinal(client, taskId, cancelled.finished, run);
         return true;
       });
     },

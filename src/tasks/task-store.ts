@@ -348,6 +348,14 @@ function toFinished(row: FinishedRow): FinishedTask {
   };
 }
 
+/**
+ * Takes the task's row lock before its attempt's row is written: a cancel locks the task, then the
+ * attempt, and every transaction that touches both must take them in that order.
+ */
+export async function lockTask(db: Queryable, id: string): Promise<void> {
+  await db.query(prepared('select 1 from berth.tasks where id = $1 for update', [id]));
+}
+
 /** The run a task is a step of (fixed for the task's life), or null. */
 export async function workflowOf(db: Queryable, id: string): Promise<string | null> {
   const { rows } = await db.query<{ workflow_id: string | null }>(prepared('select workflow_id from berth.tasks where id = $1', [id]));

@@ -10,7 +10,7 @@
  * A released step runs once: only the transaction that records its last parent sees it complete,
  * and it releases the step only while the step is pending.
  */
-import type { PoolClient } from '../db.ts';
+import { withSavepoint, type PoolClient } from '../db.ts';
 import type { ErrorDetail } from '../errors.ts';
 import type { RunnersConfig, WorkflowStep } from '../runners/runner.ts';
 import { newTaskId } from './task-id.ts';
@@ -29,10 +29,10 @@ export interface StepTasks {
   queue(client: PoolClient, tasks: readonly NewTask[]): Promise<void>;
   /** new → failed (invalid_input), with why for each. */
   reject(client: PoolClient, tasks: readonly (NewTask & { readonly message: string })[]): Promise<void>;
-  /** queued | running → cancelled, with what follows for the task itself (its worker stops it). */
-  cancel(client: PoolClient, taskId: string): Promise<void>;
-  /** What follows a run's end: its event, and its callback. */
-  runFinal(client: PoolClient, run: LockedRun): Promise<void>;
+  /** queued | running → cancelled, each with what follows for the task itself (its worker stops it). */
+  cancel(client: PoolClient, taskIds: readonly string[]): Promise<void>;
+  /** What follows a run's end (`endedAt` identifies it: a retried run may end again): its event, and its callback. */
+  runFinal(client: PoolClient, run: LockedRun, endedAt: Date): Promise<void>;
 }
 
 export interface WorkflowProgress {
@@ -45,6 +45,14 @@ export interface WorkflowProgress {
 }
 
 type Steps = Map<string, StepRow>;
+
+/**
+ * Longest stdin a step's task gets. The envelope repeats its parents' outputs for every for_each
+ * element, so without a bound a wide fan-out of a large output would be gigabytes in one insert.
+ */
+const MAX_STEP_INPUT_CHARS = 16 * 1024 * 1024;
+/** And in all, for the tasks of one step. */
+const MAX_STEP_TOTAL_CHARS = 256 * 1024 * 1024;
 
 export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: StepTasks }): WorkflowProgress {
   const { tasks } = deps;
@@ -73,22 +81,40 @@ export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: St
     const made = stepInputs(step, envelope(run.input, step, parents));
     if ('invalid' in made) return { status: 'failed', output: null, error: { code: 'invalid_input', message: made.invalid } };
     if (made.inputs.length === 0) return { status: 'succeeded', output: [], error: null, items: [] };
+    // Whatever goes wrong writing the step's tasks (an input too large to store, say) is the step's
+    // failure, not its parent's: the parent's end, in this same transaction, must stand.
+    return withSavepoint(client, () => makeTasks(client, run, steps, step, made), (error): StepResult => ({
+      status: 'failed', output: null, error: { code: 'invalid_input', message: `the step's tasks could not be stored: ${(error as Error).message}` },
+    }));
+  }
+
+  async function makeTasks(
+    client: PoolClient, run: LockedRun, steps: Steps, step: WorkflowStep, made: { inputs: readonly unknown[]; forEach: boolean },
+  ): Promise<StepResult | null> {
     const runner = deps.runners.runners.get(step.runner);
     const generation = steps.get(step.id)!.generation;
     const valid: NewTask[] = [];
     const invalid: (NewTask & { message: string })[] = [];
-    made.inputs.forEach((input, index) => {
+    let total = 0;
+    for (const [index, input] of made.inputs.entries()) {
+      const inputJson = JSON.stringify(input ?? null);
+      total += inputJson.length;
+      if (total > MAX_STEP_TOTAL_CHARS) throw new Error(`its inputs pass ${MAX_STEP_TOTAL_CHARS} characters of JSON in all`);
+      const tooLarge = inputJson.length > MAX_STEP_INPUT_CHARS;
       const task: NewTask = {
-        id: newTaskId(), runner: step.runner, inputJson: JSON.stringify(input ?? null), priority: 0, runAfter: null,
+        // An input too large to run is not kept either: the task says why instead.
+        id: newTaskId(), runner: step.runner, inputJson: tooLarge ? 'null' : inputJson, priority: 0, runAfter: null,
         maxAttempts: 1 + (runner?.retries.limit ?? 0), callbackUrl: null,
         step: { workflowId: run.id, stepId: step.id, generation, itemIndex: made.forEach ? index : null },
       };
       const violations: readonly ErrorDetail[] = runner === undefined
         ? [{ path: '', message: `no runner named '${step.runner}' is configured` }]
-        : runner.validateInput(input);
+        : tooLarge
+          ? [{ path: '', message: `is ${inputJson.length} characters of JSON, more than a step's task takes (${MAX_STEP_INPUT_CHARS})` }]
+          : runner.validateInput(input);
       if (violations.length === 0) valid.push(task);
       else invalid.push({ ...task, message: invalidInputMessage(violations) });
-    });
+    }
     await activateStep(client, run.id, step.id, made.forEach ? made.inputs.length : null);
     if (valid.length > 0) await tasks.queue(client, valid);
     if (invalid.length > 0) await tasks.reject(client, invalid);
@@ -129,8 +155,8 @@ export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: St
     // Read back in the order they finished (by the database's clock), for the run's error.
     const ordered = await findSteps(client, run.id);
     const outcome = runOutcome(run.definition.sinks, ordered.map((row) => ({ id: row.stepId, result: { status: row.status as StepResult['status'], output: row.output, error: row.error } })));
-    await finishRun(client, run.id, outcome.status, outcome.output, outcome.error);
-    await tasks.runFinal(client, { ...run, status: outcome.status });
+    const endedAt = await finishRun(client, run.id, outcome.status, outcome.output, outcome.error);
+    await tasks.runFinal(client, { ...run, status: outcome.status }, endedAt);
   }
 
   return {
@@ -158,10 +184,10 @@ export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: St
     async cancel(client, run) {
       if (run.status !== 'running') return false;
       // First, so that the tasks' own ends below find the run final and move nothing on.
-      await finishRun(client, run.id, 'cancelled', null, null);
-      for (const taskId of await unfinishedTasks(client, run.id)) await tasks.cancel(client, taskId);
+      const endedAt = await finishRun(client, run.id, 'cancelled', null, null);
+      await tasks.cancel(client, await unfinishedTasks(client, run.id));
       await cancelSteps(client, run.id);
-      await tasks.runFinal(client, { ...run, status: 'cancelled' });
+      await tasks.runFinal(client, { ...run, status: 'cancelled' }, endedAt);
       return true;
     },
 

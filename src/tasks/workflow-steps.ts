@@ -104,7 +104,8 @@ export function stepResult(forEach: boolean, tasks: readonly StepTaskResult[]): 
   }
   const ordered = [...tasks].sort((a, b) => (a.itemIndex ?? 0) - (b.itemIndex ?? 0));
   const items = ordered.map(({ status, output, error }) => ({ status, output, error }));
-  const failed = ordered.find((task) => task.status !== 'succeeded');
+  // A failure says more than a cancel: the step is cancelled only if no element failed.
+  const failed = ordered.find((task) => task.status === 'failed') ?? ordered.find((task) => task.status !== 'succeeded');
   return {
     status: failed === undefined ? 'succeeded' : failed.status === 'cancelled' ? 'cancelled' : 'failed',
     output: ordered.map((task) => task.output),

@@ -133,14 +133,16 @@ export async function recordParentFinal(db: Queryable, runId: string, stepId: st
   return rows[0]?.seen ?? null;
 }
 
-/** running → final. */
+/** running → final. Returns when it ended: what identifies this end (a retried run may end again). */
 export async function finishRun(
   db: Queryable, runId: string, status: Exclude<RunStatus, 'running'>, output: unknown, error: unknown,
-): Promise<void> {
-  await db.query(prepared(
-    `update berth.workflow_runs set status = $2, output = $3::json, error = $4::jsonb, finished_at = now() where id = $1 and status = 'running'`,
+): Promise<Date> {
+  const { rows } = await db.query<{ finished_at: Date }>(prepared(
+    `update berth.workflow_runs set status = $2, output = $3::json, error = $4::jsonb, finished_at = now() where id = $1 and status = 'running'
+     returning finished_at`,
     [runId, status, output === null ? null : JSON.stringify(output), error === null ? null : JSON.stringify(error)],
   ));
+  return rows[0]!.finished_at;
 }
 
 /** Every step not yet final becomes cancelled. */

@@ -208,6 +208,11 @@ describe('runners, health, docs', () => {
     assert.equal(spec.openapi, '3.0.3');
     assert.ok(spec.paths['/tasks'].post);
     assert.ok(spec.paths['/tasks/{id}'].get);
+    for (const [path, method] of [['/workflows', 'post'], ['/workflows', 'get'], ['/workflows/{id}', 'get'],
+      ['/workflows/{id}/cancel', 'post'], ['/workflows/{id}/retry', 'post']] as const) {
+      assert.ok(spec.paths[path]?.[method], `${method} ${path} is in the OpenAPI document`);
+    }
+    assert.ok(spec.tags.some((tag: { name: string }) => tag.name === 'workflows'), 'Swagger UI groups the workflow routes');
   });
 });
 

@@ -225,9 +225,55 @@ for (const engineUnderTest of testEngines()) {
       assert.deepEqual([retried.status, retried.body['code']], [409, 'WORKFLOW_RUN_NOT_FAILED']);
     });
 
-    test('retry runs a failed run again from the failed step: succeeded steps keep their tasks and outputs', async () => {
-      const failed = await final((await start('gated'))['id']);
+    test('cancelling a run on a limited runner hands the freed slot to another run\'s parked task at once', async () => {
+      const run = await start('limited-each', { items: [1, 2, 3] });
+      const ids = stepOf(run, 'each')['taskIds'] as string[];
+      const runningNow = async (): Promise<string | undefined> => {
+        for (const id of ids) if ((await task(id))['status'] === 'running') return id;
+        return undefined;
+      };
+      for (let i = 0; (await runningNow()) === undefined; i += 1) {
+        assert.ok(i < 600, 'no element started');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const running = (await runningNow())!;
+      const parked = ids.filter((id) => id !== running);
+      const other = await start('limited-each', { items: [4] });
+      const otherTask = stepOf(other, 'each')['taskIds'][0];
+      // Precondition: the other run's task found the runner full and waits, parked, with no job.
+      for (let i = 0; ; i += 1) {
+        const [row] = await queryDatabase<{ parked: boolean }>(database.url, 'select parked_at is not null as parked from berth.tasks where id = $1', [otherTask]);
+        if (row!.parked) break;
+        assert.ok(i < 600, 'the other run\'s task was never parked');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const cancelled = await post(`/workflows/${run['id']}/cancel`);
+      assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+      for (const id of [running, ...parked]) assert.equal((await task(id))['status'], 'cancelled');
+      // Not at the next sweep for free slots (half a lease, 15 s by default): in the cancel's own transaction.
+      const deadline = Date.now() + 5_000;
+      while ((await task(otherTask))['status'] !== 'running') {
+        assert.ok(Date.now() < deadline, 'the other run\'s parked task did not get the freed slot');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal((await post(`/workflows/${other['id']}/cancel`)).status, 200);
+    });
+
+    test('retry runs a failed run again from the failed step: succeeded steps keep their tasks and outputs; each end its own callback', async (t) => {
+      const receiver = await startReceiver();
+      t.after(() => receiver.close());
+      const callbacks = async (count: number): Promise<Json[]> => {
+        for (let i = 0; receiver.deliveries.length < count; i += 1) {
+          assert.ok(i < 300, `${count} callbacks did not come`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return receiver.deliveries.map((d) => ({ id: d.headers['webhook-id'], ...JSON.parse(d.raw.toString()) as Json }));
+      };
+      const submitted = await post('/workflows', { workflow: 'gated', callbackUrl: receiver.url });
+      assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+      const failed = await final(submitted.body['id']);
       assert.equal(failed['status'], 'failed');
+      assert.equal((await callbacks(1))[0]!['type'], 'workflow.failed');
       assert.deepEqual(failed['steps'].map((s: Json) => s.status), ['succeeded', 'failed', 'skipped']);
       const beforeTask = stepOf(failed, 'before')['taskIds'][0];
       gate.open();
@@ -240,6 +286,10 @@ for (const engineUnderTest of testEngines()) {
       assert.notEqual(stepOf(run, 'gate')['taskIds'][0], stepOf(failed, 'gate')['taskIds'][0], 'the failed step ran as a fresh task');
       assert.deepEqual(await outputOf(run, 'gate'), { gate: 'open' });
       assert.deepEqual((await outputOf(run, 'after')).parents.gate.output, { gate: 'open' });
+      const [end1, end2] = await callbacks(2);
+      assert.deepEqual([end1!['type'], end2!['type']], ['workflow.failed', 'workflow.succeeded']);
+      assert.notEqual(end1!['id'], end2!['id'], 'each end of the run is its own message, so a receiver de-duplicating by id keeps both');
+      assert.equal(end2!['data']['status'], 'succeeded');
     });
 
     test('cancelling one step\'s task: that step is cancelled, what needs it skipped, the run failed naming it', async () => {
@@ -265,7 +315,7 @@ for (const engineUnderTest of testEngines()) {
         }
         const [delivery] = receiver.deliveries;
         const headers = delivery!.headers;
-        assert.equal(headers['webhook-id'], `workflow_${run['id']}`);
+        assert.equal(headers['webhook-id'], `workflow_${run['id']}_${Date.parse(run['finishedAt'])}`, 'one message per end of the run');
         const verdict = verifyStandardWebhook(CALLBACK_KEY, {
           id: String(headers['webhook-id']), timestamp: String(headers['webhook-timestamp']), signature: String(headers['webhook-signature']),
         }, delivery!.raw, Math.floor(Date.now() / 1000), 300);

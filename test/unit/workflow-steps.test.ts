@@ -81,6 +81,9 @@ test('a for_each step succeeds only if every element did; outputs and items in i
   assert.deepEqual(failed.error, { code: 'timeout', message: 'element 1: too slow' });
   assert.deepEqual(failed.output, ['a', null, null]);
   assert.deepEqual(stepResult(false, [task(0, 'failed')]), { status: 'failed', output: null, error: { code: 'timeout', message: 'too slow' } });
+  const mixed = stepResult(true, [{ ...task(0, 'cancelled'), error: { code: 'cancelled', message: 'by a client' } }, task(1, 'failed')]);
+  assert.deepEqual([mixed.status, mixed.error?.message], ['failed', 'element 1: too slow'], 'a failed element outweighs a cancelled one');
+  assert.equal(stepResult(true, [task(0, 'succeeded'), { ...task(1, 'cancelled'), error: null }]).status, 'cancelled');
 });
 
 test('a run succeeds when every sink did; otherwise its error is the first step that failed, in finishing order', () => {
