@@ -9,13 +9,14 @@
  *   interrupt  running          → queued       (the worker shut down: not the task's failure)
  *   reclaim    running          → queued | failed (its worker was lost: a retry, or the end)
  *   cancel     queued | running → cancelled
+ *   reject     (new)            → failed       (a workflow step's task whose input its runner refuses: no container runs)
  */
 export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const FINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
 
-export type TransitionName = 'submit' | 'claim' | 'settle' | 'interrupt' | 'reclaim' | 'cancel';
+export type TransitionName = 'submit' | 'claim' | 'settle' | 'interrupt' | 'reclaim' | 'cancel' | 'reject';
 
 export const TRANSITIONS: Readonly<Record<TransitionName, { readonly from: readonly TaskStatus[]; readonly to: readonly TaskStatus[] }>> = {
   submit: { from: [], to: ['queued'] },
@@ -24,6 +25,7 @@ export const TRANSITIONS: Readonly<Record<TransitionName, { readonly from: reado
   interrupt: { from: ['running'], to: ['queued'] },
   reclaim: { from: ['running'], to: ['queued', 'failed'] },
   cancel: { from: ['queued', 'running'], to: ['cancelled'] },
+  reject: { from: [], to: ['failed'] },
 };
 
 export function isFinal(status: TaskStatus): boolean {

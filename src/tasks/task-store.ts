@@ -151,7 +151,7 @@ export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Pro
 }
 
 /**
- * Workflow steps' tasks that fail before any attempt (new → failed): their input does not match
+ * Workflow steps' tasks that fail before any attempt (new → failed, the reject transition): their input does not match
  * their runner's input_schema, so no container runs. `message` says why, per task.
  */
 export async function insertFailedTasks(db: Queryable, tasks: readonly (NewTask & { readonly message: string })[]): Promise<void> {

@@ -9,6 +9,11 @@ test('every allowed transition, and nothing else', () => {
   }
 });
 
+test('only submit and reject make a task, queued or (a refused workflow step) failed', () => {
+  const creating = Object.entries(TRANSITIONS).filter(([, t]) => t.from.length === 0).map(([name, t]) => [name, [...t.to]]);
+  assert.deepEqual(creating, [['submit', ['queued']], ['reject', ['failed']]]);
+});
+
 test('a final status is left by no transition', () => {
   assert.deepEqual(TASK_STATUSES.filter(isFinal), [...FINAL_STATUSES]);
   for (const transition of Object.values(TRANSITIONS)) {
