@@ -5,7 +5,13 @@
 import { AppError } from '../errors.ts';
 import { isTaskId } from './task-id.ts';
 
-export function encodeCursor(id: string): string {
+/** A page of `limit` from rows fetched with limit + 1: the extra row says whether another page follows. */
+export function pageOf<T extends { readonly id: string }>(rows: readonly T[], limit: number): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
+}
+
+function encodeCursor(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
 }
 

@@ -139,6 +139,12 @@ export const TaskLogsQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** Where the end of a task (or a workflow run) is POSTed. */
+export const CallbackUrl = (what: string) => Type.String({
+  format: 'uri', maxLength: 2048,
+  description: `POSTed the finished ${what}, signed per Standard Webhooks; must resolve to a public address unless allowed in callbacks.allow`,
+});
+
 export const TaskSubmission = Type.Object(
   {
     runner: Type.String({ minLength: 1, description: 'Name of a configured runner' }),
@@ -146,10 +152,7 @@ export const TaskSubmission = Type.Object(
     priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Higher runs first; default 0' })),
     startAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Do not start before this time (ISO 8601)' })),
     delay: Type.Optional(Type.Number({ minimum: 0, maximum: 31_536_000, description: 'Do not start before this many seconds from now' })),
-    callbackUrl: Type.Optional(Type.String({
-      format: 'uri', maxLength: 2048,
-      description: 'POSTed the finished task, signed per Standard Webhooks; must resolve to a public address unless allowed in callbacks.allow',
-    })),
+    callbackUrl: Type.Optional(CallbackUrl('task')),
   },
   { additionalProperties: false },
 );

@@ -8,7 +8,7 @@ import { isDatabaseUnavailable, type Pool } from '../db.ts';
 import { groupCommit } from '../group-commit.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
-import { decodeCursor, encodeCursor } from './page-cursor.ts';
+import { decodeCursor, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { Replay, TaskLifecycle } from './task-lifecycle.ts';
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
@@ -99,8 +99,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
         ...(query.workflowId === undefined ? {} : { workflowId: query.workflowId }),
         ...(before === undefined ? {} : { before }),
       });
-      const page = items.slice(0, limit);
-      return { items: page, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+      return pageOf(items, limit);
     },
 
     async cancelTask(id) {

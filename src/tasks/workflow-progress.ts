@@ -16,8 +16,8 @@ import type { RunnersConfig, WorkflowStep } from '../runners/runner.ts';
 import { newTaskId } from './task-id.ts';
 import type { NewTask } from './task-store.ts';
 import {
-  activateStep, cancelSteps, findSteps, finishRun, finishStep, insertRun, parentsSeen, recordParentFinal, reopenRun, resetSteps,
-  stepTasks, unfinishedTasks, type LockedRun, type NewRun, type StepRow,
+  activateStep, cancelSteps, countUnfinishedStepTasks, findSteps, finishRun, finishStep, insertRun, parentsSeen, recordParentFinal,
+  reopenRun, resetSteps, stepTasks, unfinishedTasks, type LockedRun, type NewRun, type StepRow,
 } from './workflow-store.ts';
 import {
   envelope, invalidInputMessage, runOutcome, shouldRun, skipReason, stepInputs, stepResult, type StepResult,
@@ -174,9 +174,10 @@ export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: St
       const row = steps.get(stepId);
       // A task of an earlier generation (before a retry), or of a step already decided.
       if (row === undefined || row.generation !== generation || row.status !== 'active') return;
+      // Every element of a for_each comes by here: only the last one reads the step's outputs.
+      if (await countUnfinishedStepTasks(client, run.id, stepId, generation) > 0) return;
       const step = stepById(run, stepId);
-      const { final, unfinished } = await stepTasks(client, run.id, stepId, generation);
-      if (unfinished > 0) return;
+      const { final } = await stepTasks(client, run.id, stepId, generation);
       await complete(client, run, steps, { step, result: stepResult(step.forEach !== undefined, final) });
       await finishIfDone(client, run, steps);
     },

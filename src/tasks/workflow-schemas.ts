@@ -8,7 +8,7 @@
  *   visible at /tasks/{id} with their workflowId and stepId.
  */
 import { Type, type Static } from 'typebox';
-import { MAX_WAIT_SECONDS } from './task-schemas.ts';
+import { CallbackUrl, MAX_WAIT_SECONDS } from './task-schemas.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 
@@ -63,10 +63,7 @@ export const WorkflowSubmission = Type.Object(
   {
     workflow: Type.String({ minLength: 1, description: 'Name of a configured workflow' }),
     input: Type.Optional(Type.Unknown({ description: 'Any JSON value; every step sees it as /input. Defaults to null.' })),
-    callbackUrl: Type.Optional(Type.String({
-      format: 'uri', maxLength: 2048,
-      description: 'POSTed the finished run, signed per Standard Webhooks; must resolve to a public address unless allowed in callbacks.allow',
-    })),
+    callbackUrl: Type.Optional(CallbackUrl('run')),
   },
   { additionalProperties: false },
 );

@@ -9,7 +9,7 @@ import { selectPointer } from '../json-pointer.ts';
 import type { RunnersConfig, Workflow } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { replayedId, type CallbackCheck, type SubmitOptions } from './task-service.ts';
-import { decodeCursor, encodeCursor } from './page-cursor.ts';
+import { decodeCursor, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskWatch } from './task-watch.ts';
@@ -74,8 +74,7 @@ export function createWorkflowService(deps: {
         ...(query.status === undefined ? {} : { status: query.status }),
         ...(before === undefined ? {} : { before }),
       });
-      const page = items.slice(0, limit);
-      return { items: page, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+      return pageOf(items, limit);
     },
 
     async cancel(id) {

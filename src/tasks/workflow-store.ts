@@ -100,6 +100,16 @@ export async function finishStep(
   ));
 }
 
+/** How many tasks of one generation of a step are not final yet: asked at every task's end, so it reads no outputs. */
+export async function countUnfinishedStepTasks(db: Queryable, runId: string, stepId: string, generation: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(prepared(
+    `select count(*)::int as n from berth.tasks
+      where workflow_id = $1 and step_id = $2 and step_generation = $3 and status in ('queued', 'running')`,
+    [runId, stepId, generation],
+  ));
+  return rows[0]!.n;
+}
+
 /** The final tasks of one generation of a step and how many are not final yet. */
 export async function stepTasks(
   db: Queryable, runId: string, stepId: string, generation: number,
