@@ -14,15 +14,16 @@ import { withTransaction, type Pool, type PoolClient } from '../db.ts';
 import type { EnqueueOptions, TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { publishTaskEvent, taskEventNotice } from '../task-events.ts';
-import { countFailedAttempts, endAttempt, insertAttempt } from './attempt-store.ts';
+import { countFailedAttempts, endAttempt } from './attempt-store.ts';
 import { recordWebhookDelivery } from './delivery-store.ts';
 import { recordIdempotencyKey, type Created } from './idempotency-store.ts';
 import { replaceLog } from './log-store.ts';
 import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
+import { claimParkedTask, countRunning, lockQueuedTask, lockRunner, parkIfFull, unparkTasks } from './runner-slot-store.ts';
 import {
-  cancelTask, claimTask, claimUnlimitedTask, countRunning, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat,
-  insertFailedTasks, insertTask, insertTasks, liveAttempts, lockQueuedTask, lockRunner, lockTask, parkTask, requeueTask, unparkTasks, workflowOf,
+  cancelTask, claimTask, claimUnlimitedTask, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat,
+  insertFailedTasks, insertTask, insertTasks, liveAttempts, lockTask, requeueTask, workflowOf,
   type AttemptResult, type ClaimedTask, type FinishedTask, type LostAttempt, type NewTask,
 } from './task-store.ts';
 import { createWorkflowProgress } from './workflow-progress.ts';
@@ -49,6 +50,23 @@ export type RunChange = 'done' | 'not_found' | 'refused';
 /** How an attempt's end was recorded: superseded means it no longer held its task, and changed nothing. */
 export type Settlement = 'finished' | 'retrying' | 'requeued' | 'superseded';
 
+export interface SettleOptions {
+  /** Replaces the attempt's stored log (the streamed one was incomplete). */
+  readonly logTail?: Buffer;
+  /**
+   * The job of the worker slot that ran the attempt, offered for a hand-off: when the attempt frees
+   * a slot of a limited runner, its best parked task is claimed for this slot in the same
+   * transaction (returned as `next`), instead of getting a job another slot must fetch and claim.
+   */
+  readonly handOffJob?: string;
+}
+
+export interface Settled {
+  readonly settlement: Settlement;
+  /** The parked task handed to the settling slot (SettleOptions.handOffJob): the slot runs it next. */
+  readonly next: ClaimedTask | null;
+}
+
 export interface SubmissionKeys {
   readonly idempotencyKey?: { readonly key: string; readonly requestHash: string };
   /** An inbound webhook delivery: a redelivery returns the task the first one created. */
@@ -74,8 +92,8 @@ export interface TaskLifecycle {
    * the job comes back rather than end with its task unclaimed.
    */
   claim(taskId: string, jobId: string): Promise<ClaimedTask | null>;
-  /** The attempt's result: a retry when its runner's policy allows one, else the task's end. `logTail` replaces its stored log. */
-  settle(ref: AttemptRef, result: AttemptResult, logTail?: Buffer): Promise<Settlement>;
+  /** The attempt's result: a retry when its runner's policy allows one, else the task's end. */
+  settle(ref: AttemptRef, result: AttemptResult, options?: SettleOptions): Promise<Settled>;
   /** The worker stopped the attempt (shutdown): queued again at once, using no retry. */
   interrupt(ref: AttemptRef, logTail?: Buffer): Promise<Settlement>;
   /** The attempt ended without a result its task can take (cancelled, taken over): only its log is kept. */
@@ -200,32 +218,43 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     },
   });
 
-  /** A task of `runner` left running: a limited runner's freed slot goes to its best parked task. */
-  async function afterLeavingRunning(client: PoolClient, runner: string): Promise<void> {
-    if (!limitedNames.includes(runner)) return;
+  /**
+   * A task of `runner` left running: a limited runner's freed slot goes to its best parked task,
+   * claimed at once for the slot offering `handOffJob` (returned), or else given a job.
+   */
+  async function afterLeavingRunning(client: PoolClient, runner: string, handOffJob?: string): Promise<ClaimedTask | null> {
+    const limit = runners.runners.get(runner)?.concurrency;
+    if (limit === undefined) return null;
     // Serialised with claims (claimLimited), so a claim that parks a task either sees this slot
     // free or is seen by this unpark: no parked task can wait beside a free slot.
     await lockRunner(client, runner);
+    if (handOffJob !== undefined) {
+      const next = await claimParkedTask(client, runner, handOffJob, limit);
+      if (next !== null) return next;
+    }
     for (const next of await unparkTasks(client, runner, 1)) {
       await queue.enqueue(client, next.id, jobFor(runner, { priority: next.priority }));
     }
+    return null;
   }
 
-  async function finish(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null): Promise<Settlement> {
+  const SUPERSEDED: Settled = { settlement: 'superseded', next: null };
+
+  async function finish(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null, handOffJob: string | undefined): Promise<Settled> {
     const finished = await finishTask(client, ref.id, ref.attempt, result);
-    if (finished === null) return 'superseded';
-    await afterLeavingRunning(client, ref.runner);
+    if (finished === null) return SUPERSEDED;
+    const next = await afterLeavingRunning(client, ref.runner, handOffJob);
     await afterFinal(client, ref.id, finished, run);
-    return 'finished';
+    return { settlement: 'finished', next };
   }
 
-  async function requeue(client: PoolClient, ref: AttemptRef, delayMs: number, outcome: Settlement): Promise<Settlement> {
+  async function requeue(client: PoolClient, ref: AttemptRef, delayMs: number, outcome: Settlement, handOffJob?: string): Promise<Settled> {
     const requeued = await requeueTask(client, ref.id, ref.attempt, delayMs);
-    if (requeued === null) return 'superseded';
+    if (requeued === null) return SUPERSEDED;
     await queue.enqueue(client, ref.id, jobFor(ref.runner, { priority: ref.priority, startAfter: requeued.startAfter }));
-    await afterLeavingRunning(client, ref.runner);
+    const next = await afterLeavingRunning(client, ref.runner, handOffJob);
     await publishTaskEvent(client, ref.id, 'status');
-    return outcome;
+    return { settlement: outcome, next };
   }
 
   /** A failure its runner's policy may retry: settling it counts the attempts first. */
@@ -234,15 +263,15 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
   }
 
   /** `run`: the task's workflow run, locked by the caller before anything else (lockRunOf). */
-  async function settleIn(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null): Promise<Settlement> {
+  async function settleIn(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null, handOffJob?: string): Promise<Settled> {
     const runner: Runner | undefined = runners.runners.get(ref.runner);
     if (runner !== undefined && mayRetry(ref, result)) {
       await lockTask(client, ref.id);
       await endAttempt(client, ref.id, ref.attempt, { exitCode: result.exitCode, errorCode: result.errorCode, errorMessage: result.errorMessage });
       const failures = await countFailedAttempts(client, ref.id);
-      if (failures < ref.maxAttempts) return requeue(client, ref, retryDelayMs(runner.retries, failures, deps.random), 'retrying');
+      if (failures < ref.maxAttempts) return requeue(client, ref, retryDelayMs(runner.retries, failures, deps.random), 'retrying', handOffJob);
     }
-    return finish(client, ref, result, run);
+    return finish(client, ref, result, run, handOffJob);
   }
 
   async function claimLimited(client: PoolClient, taskId: string, jobId: string): Promise<ClaimedTask | null> {
@@ -251,16 +280,11 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     const limit = runners.runners.get(queued.runner)?.concurrency;
     if (limit !== undefined) {
       await lockRunner(client, queued.runner);
-      if ((await countRunning(client, queued.runner)) >= limit) {
-        // No job churns while the runner is full: the task waits without one, and the next
-        // attempt of this runner to end hands it a job (afterLeavingRunning).
-        await parkTask(client, taskId);
-        return null;
-      }
+      // No job churns while the runner is full: the task waits without one, and the next attempt
+      // of this runner to end claims it for its own slot, or gives it a job (afterLeavingRunning).
+      if (await parkIfFull(client, taskId, queued.runner, limit)) return null;
     }
-    const claim = await claimTask(client, taskId, jobId);
-    if (claim !== null) await insertAttempt(client, taskId, claim.attempt);
-    return claim;
+    return claimTask(client, taskId, jobId);
   }
 
   return {
@@ -294,12 +318,13 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
       return null;
     },
 
-    async settle(ref, result, logTail) {
+    async settle(ref, result, options = {}) {
+      const { logTail, handOffJob } = options;
       // The common end (no log to replace, no callback, no slot to hand on, no retry to weigh) is
       // one statement: a task's end costs the worker one round trip instead of four.
       if (logTail === undefined && ref.hasCallback === false && ref.workflowId === null && !limitedNames.includes(ref.runner) && !mayRetry(ref, result)
         && await finishTaskAlone(pool, ref.id, ref.attempt, result, taskEventNotice(ref.id, 'final'))) {
-        return 'finished';
+        return { settlement: 'finished', next: null };
       }
       return withTransaction(pool, async (client) => {
         const run = await lockRunOf(client, ref.id, ref.workflowId);
@@ -308,7 +333,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
           await lockTask(client, ref.id);
           await replaceLog(client, ref.id, ref.attempt, logTail);
         }
-        return settleIn(client, ref, result, run);
+        return settleIn(client, ref, result, run, handOffJob);
       });
     },
 
@@ -318,7 +343,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
         await lockTask(client, ref.id);
         if (logTail !== undefined) await replaceLog(client, ref.id, ref.attempt, logTail);
         await endAttempt(client, ref.id, ref.attempt, { exitCode: null, errorCode: 'interrupted', errorMessage: 'the worker shut down; queued again' });
-        return requeue(client, ref, 0, 'requeued');
+        return (await requeue(client, ref, 0, 'requeued')).settlement;
       });
     },
 
@@ -328,7 +353,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
 
     reclaim(ref, message) {
       const result: AttemptResult = { status: 'failed', outputJson: null, exitCode: null, errorCode: 'engine_error', errorMessage: message };
-      return withTransaction(pool, async (client) => settleIn(client, ref, result, await lockRunOf(client, ref.id, ref.workflowId)));
+      return withTransaction(pool, async (client) => (await settleIn(client, ref, result, await lockRunOf(client, ref.id, ref.workflowId))).settlement);
     },
 
     cancel(taskId) {

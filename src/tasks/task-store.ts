@@ -234,7 +234,7 @@ export interface ClaimedTask {
   readonly workflowId: string | null;
 }
 
-interface ClaimRow {
+export interface ClaimRow {
   id: string;
   runner: string;
   input_json: string;
@@ -245,7 +245,7 @@ interface ClaimRow {
   workflow_id: string | null;
 }
 
-function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
+export function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
   return row === undefined ? null : {
     id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
     hasCallback: row.has_callback, workflowId: row.workflow_id,
@@ -257,16 +257,27 @@ function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
  * job left over from a lost worker must not run it early), nor one parked for a slot of its runner.
  * Both times were written by the database's clock, as was the job's startAfter, so they agree.
  */
-const CLAIMABLE = `status = 'queued' and parked_at is null
+export const CLAIMABLE = `status = 'queued' and parked_at is null
   and (run_after is null or run_after <= now()) and (next_attempt_at is null or next_attempt_at <= now())`;
 
-/** queued → running, starting a new attempt. null when the task is not claimable (cancelled, claimed, not yet due). */
+/** What a claim returns: the columns of ClaimRow, from a task row just claimed. */
+export const CLAIMED_COLUMNS = `id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id`;
+
+/**
+ * queued → running, starting a new attempt and recording it, in one statement. null when the task
+ * is not claimable (cancelled, claimed, not yet due). A limited runner's claim runs it after the
+ * runner's lock (runner-slot-store.ts).
+ */
 export async function claimTask(db: Queryable, id: string, jobId: string): Promise<ClaimedTask | null> {
   const { rows } = await db.query<ClaimRow>(prepared(
-    `update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
-        next_attempt_at = null, job_id = $2
-      where id = $1 and ${CLAIMABLE}
-      returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id`,
+    `with claimed as (
+       update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+           next_attempt_at = null, job_id = $2
+        where id = $1 and ${CLAIMABLE}
+        returning ${CLAIMED_COLUMNS}),
+     recorded as (
+       insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
+     select * from claimed`,
     [id, jobId],
   ));
   return toClaimed(rows[0]);
@@ -283,19 +294,13 @@ export async function claimUnlimitedTask(db: Queryable, id: string, jobId: strin
        update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
            next_attempt_at = null, job_id = $2
         where id = $1 and ${CLAIMABLE} and runner <> all($3::text[])
-        returning id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id),
+        returning ${CLAIMED_COLUMNS}),
      recorded as (
        insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
-     select id, runner, input_json, attempts, max_attempts, priority, has_callback, workflow_id from claimed`,
+     select * from claimed`,
     [id, jobId, limitedRunners],
   ));
   return toClaimed(rows[0]);
-}
-
-/** Running tasks of a runner, counted for its concurrency limit. */
-export async function countRunning(db: Queryable, runner: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(prepared(`select count(*)::int as n from berth.tasks where runner = $1 and status = 'running'`, [runner]));
-  return rows[0]!.n;
 }
 
 export interface AttemptResult {
@@ -473,37 +478,3 @@ export async function dueLater(db: Queryable, id: string): Promise<Date | null> 
   return rows[0]?.due ?? null;
 }
 
-/** Locks a claimable task's row for the claim (or parking) that follows in the same transaction. */
-export async function lockQueuedTask(db: Queryable, id: string): Promise<{ runner: string } | null> {
-  const { rows } = await db.query<{ runner: string }>(prepared(
-    `select runner from berth.tasks where id = $1 and ${CLAIMABLE} for update`,
-    [id],
-  ));
-  return rows[0] ?? null;
-}
-
-/** A queued task waits for a free slot of its runner; its job ends, and unparkTask gives it a new one. */
-export async function parkTask(db: Queryable, id: string): Promise<void> {
-  await db.query(prepared(`update berth.tasks set parked_at = now() where id = $1 and status = 'queued'`, [id]));
-}
-
-/**
- * Up to `limit` of the runner's parked tasks, best first, leave the car park; the caller queues a
- * job for each in the same transaction. Skips rows locked by a concurrent claim or cancel.
- */
-export async function unparkTasks(db: Queryable, runner: string, limit: number): Promise<{ id: string; priority: number }[]> {
-  const { rows } = await db.query<{ id: string; priority: number }>(prepared(
-    `update berth.tasks t set parked_at = null
-       from (select id from berth.tasks where runner = $1 and status = 'queued' and parked_at is not null
-              order by priority desc, id limit $2 for update skip locked) next
-      where t.id = next.id
-      returning t.id, t.priority`,
-    [runner, limit],
-  ));
-  return rows;
-}
-
-/** Serialises claims of one runner's tasks, so its concurrency limit holds across workers. */
-export async function lockRunner(db: Queryable, runner: string): Promise<void> {
-  await db.query(prepared(`select pg_advisory_xact_lock(hashtext('berth.runner'), hashtext($1))`, [runner]));
-}

@@ -10,7 +10,7 @@ import { EngineError, type ContainerEngine, type ContainerSpec } from '../engine
 import type { Logger } from '../logger.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { LogStreamer } from '../tasks/log-streamer.ts';
-import type { AttemptResult, ClaimedTask, Settlement, TaskLifecycle } from '../tasks/task-lifecycle.ts';
+import type { AttemptResult, ClaimedTask, SettleOptions, Settled, TaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { engineErrorResult, judgeOutcome, unstorableOutputResult, type AttemptVerdict } from './attempt-verdict.ts';
 
 export const LABELS = {
@@ -44,59 +44,73 @@ export interface RunTaskDeps {
   readonly instanceLabel: string;
 }
 
-/** Called once the attempt is claimed, with its number: the caller tracks it (heartbeats, cancel). */
-export type OnClaimed = (attempt: number) => void;
+/** The worker slot an attempt runs in: it tracks the attempt (heartbeats, cancel) and may take a hand-off. */
+export interface Slot {
+  /** The attempt's task and number, once claimed; returns the signal that stops the attempt. */
+  claimed(taskId: string, attempt: number): AbortSignal;
+  /** Whether the slot may run a parked task handed to it as this attempt ends (not while the worker stops). */
+  mayTakeNext(): boolean;
+}
 
-export type RunTask = (taskId: string, jobId: string, signal: AbortSignal, onClaimed: OnClaimed) => Promise<void>;
+/** Claims the job's task and runs it; then any parked task its end hands to the same slot. */
+export type RunTask = (taskId: string, jobId: string, slot: Slot) => Promise<void>;
 
 export function createRunTask(deps: RunTaskDeps): RunTask {
-  return async (taskId, jobId, signal, onClaimed) => {
-    const claim = await deps.lifecycle.claim(taskId, jobId);
+  return async (taskId, jobId, slot) => {
+    let claim = await deps.lifecycle.claim(taskId, jobId);
     if (claim === null) {
       deps.logger.debug({ taskId }, 'task is not claimable now (final, claimed, not yet due, or parked until its runner has a free slot)');
       return;
     }
-    onClaimed(claim.attempt);
-    const log = deps.logger.child({ taskId, runner: claim.runner, attempt: claim.attempt });
-    const runner = deps.runners.runners.get(claim.runner);
-    if (runner === undefined) {
-      // The API accepted it under a configuration this worker does not have.
-      log.error('runner is not in this worker\'s configuration');
-      await deps.lifecycle.settle(claim, engineErrorResult(new EngineError('create_failed', `runner '${claim.runner}' is not in this worker's configuration`)));
-      return;
-    }
-    const streamer = new LogStreamer({ pool: deps.pool, taskId, attempt: claim.attempt, limitBytes: deps.logLimitBytes, logger: log });
-    let verdict: AttemptVerdict;
-    let stderr: Buffer = Buffer.alloc(0);
-    try {
-      const outcome = await deps.engine.run(containerSpec(claim, runner, deps), { signal, onStderr: (chunk) => streamer.push(chunk) });
-      verdict = judgeOutcome(outcome, runner);
-      stderr = outcome.stderr;
-    } catch (error) {
-      if (!(error instanceof EngineError)) throw error;
-      log.warn({ err: error }, 'container engine failed');
-      if (error.containerMayRemain && !(await removeLeftover(deps, claim, signal, log))) {
-        // Stopping before the engine is back: the task stays running, and the sweeper takes it
-        // back (container first) once this worker's heartbeats stop.
-        return;
-      }
-      verdict = error.outcome === undefined ? { kind: 'finished', result: engineErrorResult(error) } : judgeOutcome(error.outcome, runner);
-      stderr = error.outcome?.stderr ?? stderr;
-    } finally {
-      await streamer.close();
-    }
-    // The container's work is done; a database restart must not lose its result.
-    const logTail = streamer.complete ? undefined : stderr;
-    const settlement = await retryWhileUnavailable(async (): Promise<Settlement> => {
-      if (verdict.kind === 'finished') return settleResult(deps, claim, verdict.result, logTail, log);
-      const reason: unknown = signal.reason;
-      if (reason instanceof AttemptStopped && reason.kind === 'shutdown') return deps.lifecycle.interrupt(claim, logTail);
-      if (logTail !== undefined) await deps.lifecycle.keepLog(claim, logTail);
-      return 'superseded';
-    }, SETTLE_RETRY_MS, (error) => log.warn({ err: error }, 'database unavailable; retrying to record the result'));
-    if (settlement === 'superseded') log.info('attempt ended after its task was cancelled or taken over; result discarded');
-    else log.info({ settlement, ...(verdict.kind === 'finished' ? { status: verdict.result.status, errorCode: verdict.result.errorCode } : {}) }, 'attempt finished');
+    while (claim !== null) claim = await runAttempt(deps, claim, jobId, slot);
   };
+}
+
+/** One claimed attempt, from container to recorded result; returns the parked task handed to this slot, if any. */
+async function runAttempt(deps: RunTaskDeps, claim: ClaimedTask, jobId: string, slot: Slot): Promise<ClaimedTask | null> {
+  const signal = slot.claimed(claim.id, claim.attempt);
+  const log = deps.logger.child({ taskId: claim.id, runner: claim.runner, attempt: claim.attempt });
+  // Asked as the attempt ends: a stop (shutdown, cancel) meanwhile takes no hand-off.
+  const handOffJob = (): string | undefined => (slot.mayTakeNext() && !signal.aborted ? jobId : undefined);
+  const runner = deps.runners.runners.get(claim.runner);
+  if (runner === undefined) {
+    // The API accepted it under a configuration this worker does not have.
+    log.error('runner is not in this worker\'s configuration');
+    const result = engineErrorResult(new EngineError('create_failed', `runner '${claim.runner}' is not in this worker's configuration`));
+    return (await deps.lifecycle.settle(claim, result, { handOffJob: handOffJob() })).next;
+  }
+  const streamer = new LogStreamer({ pool: deps.pool, taskId: claim.id, attempt: claim.attempt, limitBytes: deps.logLimitBytes, logger: log });
+  let verdict: AttemptVerdict;
+  let stderr: Buffer = Buffer.alloc(0);
+  try {
+    const outcome = await deps.engine.run(containerSpec(claim, runner, deps), { signal, onStderr: (chunk) => streamer.push(chunk) });
+    verdict = judgeOutcome(outcome, runner);
+    stderr = outcome.stderr;
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    log.warn({ err: error }, 'container engine failed');
+    if (error.containerMayRemain && !(await removeLeftover(deps, claim, signal, log))) {
+      // Stopping before the engine is back: the task stays running, and the sweeper takes it
+      // back (container first) once this worker's heartbeats stop.
+      return null;
+    }
+    verdict = error.outcome === undefined ? { kind: 'finished', result: engineErrorResult(error) } : judgeOutcome(error.outcome, runner);
+    stderr = error.outcome?.stderr ?? stderr;
+  } finally {
+    await streamer.close();
+  }
+  // The container's work is done; a database restart must not lose its result.
+  const logTail = streamer.complete ? undefined : stderr;
+  const { settlement, next } = await retryWhileUnavailable(async (): Promise<Settled> => {
+    if (verdict.kind === 'finished') return settleResult(deps, claim, verdict.result, { logTail, handOffJob: handOffJob() }, log);
+    const reason: unknown = signal.reason;
+    if (reason instanceof AttemptStopped && reason.kind === 'shutdown') return { settlement: await deps.lifecycle.interrupt(claim, logTail), next: null };
+    if (logTail !== undefined) await deps.lifecycle.keepLog(claim, logTail);
+    return { settlement: 'superseded', next: null };
+  }, SETTLE_RETRY_MS, (error) => log.warn({ err: error }, 'database unavailable; retrying to record the result'));
+  if (settlement === 'superseded') log.info('attempt ended after its task was cancelled or taken over; result discarded');
+  else log.info({ settlement, ...(verdict.kind === 'finished' ? { status: verdict.result.status, errorCode: verdict.result.errorCode } : {}) }, 'attempt finished');
+  return next;
 }
 
 /**
@@ -123,13 +137,13 @@ async function removeLeftover(deps: RunTaskDeps, claim: ClaimedTask, signal: Abo
  * cannot store, say) is not an outage: it is logged once, and the task ends as invalid_output in
  * this attempt rather than sitting running until the sweeper calls its worker lost.
  */
-async function settleResult(deps: RunTaskDeps, claim: ClaimedTask, result: AttemptResult, logTail: Buffer | undefined, log: Logger): Promise<Settlement> {
+async function settleResult(deps: RunTaskDeps, claim: ClaimedTask, result: AttemptResult, options: SettleOptions, log: Logger): Promise<Settled> {
   try {
-    return await deps.lifecycle.settle(claim, result, logTail);
+    return await deps.lifecycle.settle(claim, result, options);
   } catch (error) {
     if (isDatabaseUnavailable(error) || result.outputJson === null) throw error;
     log.error({ err: error }, 'the database refused the attempt\'s output; the task fails as invalid_output');
-    return deps.lifecycle.settle(claim, unstorableOutputResult(error), logTail);
+    return deps.lifecycle.settle(claim, unstorableOutputResult(error), options);
   }
 }
 

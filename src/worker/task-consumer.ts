@@ -19,12 +19,20 @@ export interface TaskConsumer {
   stop(graceMs: number): Promise<void>;
 }
 
+/** What a slot runs now: its job's task, or a parked task handed to it since (run-task.ts). */
 interface RunningAttempt {
-  readonly taskId: string;
+  taskId: string;
   attempt: number | undefined;
-  readonly controller: AbortController;
-  readonly done: Promise<void>;
+  controller: AbortController;
+  done: Promise<void>;
 }
+
+/**
+ * How long after its job was fetched a slot still takes hand-offs. The job stays active while the
+ * slot runs them, and pg-boss gives up on a job older than the runner's timeout plus two minutes
+ * (task-lifecycle.ts, jobExpirySeconds): one more task must fit inside that.
+ */
+const HAND_OFF_WINDOW_MS = 60_000;
 
 export async function startTaskConsumer(deps: {
   boss: PgBoss;
@@ -61,17 +69,26 @@ export async function startTaskConsumer(deps: {
     }
   }
 
+  let stopping = false;
+
   async function handle(job: Job<RunTaskJob>): Promise<void> {
     // Only Berth stops an attempt (cancel, lost lease, shutdown), never pg-boss: once the task is
     // claimed, the job is transport whose heartbeat or expiry says nothing about the attempt.
-    const controller = new AbortController();
-    const signal = controller.signal;
-    const entry: RunningAttempt = {
-      taskId: job.data.taskId,
-      attempt: undefined,
-      controller,
-      done: deps.runTask(job.data.taskId, job.id, signal, (attempt) => { entry.attempt = attempt; }),
-    };
+    const fetchedAt = Date.now();
+    // Registered before the claim, so a cancel heard meanwhile stops the attempt once it starts.
+    const entry: RunningAttempt = { taskId: job.data.taskId, attempt: undefined, controller: new AbortController(), done: Promise.resolve() };
+    entry.done = deps.runTask(job.data.taskId, job.id, {
+      claimed(taskId, attempt) {
+        if (entry.attempt !== undefined || taskId !== entry.taskId) {
+          // A hand-off: a new attempt of another task, with a signal of its own.
+          entry.controller = new AbortController();
+          entry.taskId = taskId;
+        }
+        entry.attempt = attempt;
+        return entry.controller.signal;
+      },
+      mayTakeNext: () => !stopping && Date.now() - fetchedAt < HAND_OFF_WINDOW_MS,
+    });
     running.set(job.id, entry);
     try {
       await entry.done;
@@ -109,6 +126,7 @@ export async function startTaskConsumer(deps: {
 
   return {
     async stop(graceMs) {
+      stopping = true;
       await deps.boss.offWork(RUN_TASK_QUEUE, { wait: false });
       if (running.size > 0) deps.logger.info({ running: running.size, graceMs }, 'waiting for running tasks');
       const timer = setTimeout(() => {

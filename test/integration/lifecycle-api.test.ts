@@ -67,7 +67,7 @@ async function claimInProcess(taskId: string) {
 async function settleInProcess(taskId: string, runnerName: string, result: AttemptResult) {
   const claim = await claimInProcess(taskId);
   assert.equal(claim.runner, runnerName);
-  return lifecycle().settle(claim, result);
+  return (await lifecycle().settle(claim, result)).settlement;
 }
 
 /** Resolves once another session's query matching `pattern` (SQL LIKE) waits for a lock. */
@@ -313,7 +313,7 @@ describe('cancel', () => {
       const heard = new Promise<string>((resolve) => {
         const unsubscribe = stack.events.subscribe(task['id'], (kind) => { if (kind === 'final') { unsubscribe(); resolve(kind); } });
       });
-      assert.equal(await lifecycle().settle(claim, success), 'finished');
+      assert.equal((await lifecycle().settle(claim, success)).settlement, 'finished');
       assert.equal(await within(10_000, heard, 'the final event'), 'final');
       const final = (await get(`/tasks/${task['id']}`)).json();
       assert.deepEqual([final.status, final.output, final.attempts], ['succeeded', { n: 1 }, 1]);
@@ -322,9 +322,36 @@ describe('cancel', () => {
       const { rows } = await stack.pool.query(`select 1 from pgboss.job where name = 'berth-callback' and data->>'taskId' = $1`, [task['id']]);
       assert.equal(rows.length, withCallback ? 1 : 0, `callback jobs of a task ${withCallback ? 'with' : 'without'} a callback`);
       // The same attempt settled again (a worker that lost it, say) changes nothing.
-      assert.equal(await lifecycle().settle(claim, { ...success, outputJson: '{"n":2}' }), 'superseded');
+      assert.equal((await lifecycle().settle(claim, { ...success, outputJson: '{"n":2}' })).settlement, 'superseded');
       assert.deepEqual((await get(`/tasks/${task['id']}`)).json().output, { n: 1 });
     }
+  });
+
+  test('a limited runner\'s freed slot is handed to its best parked task: claimed for the settling slot, with no new job, never past the limit', async () => {
+    const success: AttemptResult = { status: 'succeeded', outputJson: '{}', errorCode: null, errorMessage: null, exitCode: 0 };
+    // `limited` runs one task at a time: the first holds the slot, the others park when their jobs come.
+    const [first, low, high] = [await submitted({ runner: 'limited' }), await submitted({ runner: 'limited', priority: -1 }), await submitted({ runner: 'limited', priority: 5 })];
+    const claim = await claimInProcess(first!['id']);
+    for (const parked of [low!, high!]) assert.equal(await lifecycle().claim(parked['id'], randomUUID()), null, 'the runner is full: the task parks');
+    const slotJob = randomUUID();
+    const settled = await lifecycle().settle(claim, success, { handOffJob: slotJob });
+    assert.equal(settled.settlement, 'finished');
+    assert.equal(settled.next?.id, high!['id'], 'the best parked task is handed on');
+    assert.equal(settled.next?.attempt, 1);
+    const handed = (await get(`/tasks/${high!['id']}`)).json();
+    assert.deepEqual([handed.status, handed.attemptHistory.length], ['running', 1], 'claimed, with its attempt recorded');
+    assert.equal((await jobsOf(high!['id'])).length, 1, 'no job beyond its submission\'s: the slot runs it');
+    const { rows } = await stack.pool.query(`select job_id from berth.tasks where id = $1`, [high!['id']]);
+    assert.equal(rows[0].job_id, slotJob);
+    // Past the limit (two running where a lowered limit allows one): the freed slot is not handed
+    // on; the parked task gets a job instead, and its claim weighs the limit again.
+    await stack.pool.query(`update berth.tasks set status = 'running', parked_at = null, attempts = 1, started_at = now(), heartbeat_at = now() where id = $1`, [low!['id']]);
+    const waiting = await submitted({ runner: 'limited' });
+    assert.equal(await lifecycle().claim(waiting['id'], randomUUID()), null, 'the runner is full: the task parks');
+    const overLimit = await lifecycle().settle(settled.next!, success, { handOffJob: randomUUID() });
+    assert.deepEqual([overLimit.settlement, overLimit.next], ['finished', null], 'one still runs: the slot freed is not one the limit allows');
+    assert.equal((await jobsOf(waiting['id'])).length, 2, 'the parked task got a job of its own');
+    for (const id of [low!['id'], waiting['id']]) assert.equal((await cancel(id)).statusCode, 200);
   });
 
   test('an attempt settled after its task was cancelled changes nothing: the attempt stays recorded as cancelled', async () => {
@@ -332,7 +359,7 @@ describe('cancel', () => {
     const claim = await claimInProcess(task['id']);
     assert.equal((await cancel(task['id'])).statusCode, 200);
     const success: AttemptResult = { status: 'succeeded', outputJson: '{}', errorCode: null, errorMessage: null, exitCode: 0 };
-    assert.equal(await lifecycle().settle(claim, success), 'superseded');
+    assert.equal((await lifecycle().settle(claim, success)).settlement, 'superseded');
     const final = (await get(`/tasks/${task['id']}`)).json();
     assert.deepEqual([final.status, final.output, final.attemptHistory[0].error?.code, final.attemptHistory[0].exitCode], ['cancelled', null, 'cancelled', null]);
   });
