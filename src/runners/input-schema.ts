@@ -69,7 +69,8 @@ function toInputError(error: ErrorObject): ErrorDetail {
   return { path, message: error.message ?? 'is invalid' };
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes `value` and everything in it: config values are shared, so nothing may change them. */
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);

@@ -3,10 +3,10 @@
  *
  * Three passes, each collecting problems instead of stopping at the first: YAML syntax, then the
  * shape (runner-config-schema.ts), then meaning (names, durations, sizes, ${VAR} expansion, input
- * schemas; the other sections in webhook-config.ts and workflow-config.ts). The meaning pass only
- * looks at values whose type is right, so a runner with a typo'd key still has its bad timeout
- * reported. Any problem at all throws one ConfigError listing them all; a RunnersConfig is only
- * returned for a file without problems.
+ * schemas; the other sections in webhook-config.ts, workflow-config.ts and schedule-config.ts). The
+ * meaning pass only looks at values whose type is right, so a runner with a typo'd key still has
+ * its bad timeout reported. Any problem at all throws one ConfigError listing them all; a
+ * RunnersConfig is only returned for a file without problems.
  *
  * The environment used for ${VAR} is passed in; nothing here reads process.env.
  */
@@ -18,7 +18,8 @@ import { expand, type Env } from './env-interpolation.ts';
 import { resolveInputSchema } from './input-schema.ts';
 import { checkConfigShape, formatProblem, isMapping, type ConfigProblem } from './runner-config-schema.ts';
 import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
-import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Webhook, Workflow } from './runner.ts';
+import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Schedule, Webhook, Workflow } from './runner.ts';
+import { resolveSchedules } from './schedule-config.ts';
 import { splitShellWords } from './shell-words.ts';
 import { resolveWorkflows } from './workflow-config.ts';
 import { parseDuration, parseSize } from '../units.ts';
@@ -28,6 +29,8 @@ export interface LoadRunnersOptions {
   readonly env: Env;
   /** Default for limits.output when a runner does not set it; 10 MiB when omitted. */
   readonly defaultOutputBytes?: number;
+  /** A test hook: schedules' cron expressions may have a leading seconds field. */
+  readonly cronSeconds?: boolean;
 }
 
 export interface ParseRunnersOptions extends LoadRunnersOptions {
@@ -60,11 +63,14 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
   const context: ResolveContext = {
     env: options.env,
     defaultOutputBytes: options.defaultOutputBytes ?? DEFAULT_OUTPUT_BYTES,
+    cronSeconds: options.cronSeconds ?? false,
     report: (path, message) => problems.push({ path, message }),
   };
   const section = (key: string): unknown => (isMapping(document) ? document[key] : undefined);
   const runners = resolveRunners(section('runners'), context);
   const workflows = resolveWorkflows(section('workflows'), new Set(runners.keys()), context);
+  // After workflows: a schedule may start one of them, and its input must pass the target's schema.
+  const schedules = resolveSchedules(section('schedules'), { runners, workflows }, context);
   // After workflows: a webhook may start one of them.
   const webhooks = resolveWebhooks(section('webhooks'), { runner: new Set(runners.keys()), workflow: new Set(workflows.keys()) }, context);
   const callbacks = resolveCallbacks(section('callbacks'), context);
@@ -77,6 +83,7 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
     webhooks: webhooks as ReadonlyMap<string, Webhook>,
     callbacks,
     workflows: workflows as ReadonlyMap<string, Workflow>,
+    schedules: schedules as ReadonlyMap<string, Schedule>,
   });
 }
 
@@ -145,6 +152,7 @@ function describeReadError(error: unknown): string {
 interface ResolveContext {
   readonly env: Env;
   readonly defaultOutputBytes: number;
+  readonly cronSeconds: boolean;
   readonly report: (path: readonly string[], message: string) => void;
 }
 

@@ -156,6 +156,24 @@ export const WorkflowEntry = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A schedule. `cron` may be empty here so that cron.ts's message says what an expression needs;
+ * `runner` or `workflow`, exactly one, and `input` against the target's input_schema are checked
+ * in schedule-config.ts.
+ */
+export const ScheduleEntry = Type.Object(
+  {
+    cron: Type.String(),
+    timezone: Type.Optional(Type.String({ minLength: 1 })),
+    runner: Type.Optional(Type.String({ minLength: 1 })),
+    workflow: Type.Optional(Type.String({ minLength: 1 })),
+    input: Type.Optional(Type.Unknown()),
+    overlap: Type.Optional(Type.Enum(['skip', 'allow'])),
+    missed: Type.Optional(Type.Enum(['skip', 'once'])),
+  },
+  { additionalProperties: false },
+);
+
 /** The whole file. Entry names are keys; their pattern is checked in config-names.ts. */
 export const BerthConfigFile = Type.Object(
   {
@@ -172,6 +190,9 @@ export const BerthConfigFile = Type.Object(
     callbacks: Type.Optional(CallbacksEntry),
     workflows: Type.Optional(Type.Record(Type.String(), WorkflowEntry, {
       errorMessage: { type: 'must be a mapping of workflow names to workflows' },
+    })),
+    schedules: Type.Optional(Type.Record(Type.String(), ScheduleEntry, {
+      errorMessage: { type: 'must be a mapping of schedule names to schedules' },
     })),
   },
   { additionalProperties: false },

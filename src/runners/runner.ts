@@ -3,6 +3,7 @@
  * durations in milliseconds, sizes in bytes, `${VAR}` references expanded, the input schema compiled.
  * Nothing here reads files or the environment; load-runners.ts produces these.
  */
+import type { CronClock } from '../cron.ts';
 import type { ErrorDetail } from '../errors.ts';
 
 export type OutputMode = 'json' | 'text';
@@ -129,10 +130,31 @@ export interface Workflow {
   readonly callback: string | undefined;
 }
 
+/**
+ * A schedule: a task of a runner, or a run of a workflow, started at each tick of a cron
+ * expression in a time zone (the tick's instant: cron.ts).
+ */
+export interface Schedule {
+  readonly name: string;
+  /** The expression as written. */
+  readonly cron: string;
+  /** An IANA name; 'UTC' when omitted. */
+  readonly timezone: string;
+  readonly clock: CronClock;
+  readonly target: { readonly kind: 'runner' | 'workflow'; readonly name: string };
+  /** The task's or run's input, valid for the target's input_schema; null when omitted. */
+  readonly input: unknown;
+  /** skip: no tick starts while the previous tick's task or run is unfinished; allow: each tick starts one. */
+  readonly overlap: 'skip' | 'allow';
+  /** Ticks that passed while Berth was down: skip: none is made up; once: one start makes up for them. */
+  readonly missed: 'skip' | 'once';
+}
+
 /** Everything the runners file declares. */
 export interface RunnersConfig {
   readonly runners: ReadonlyMap<string, Runner>;
   readonly webhooks?: ReadonlyMap<string, Webhook>;
   readonly callbacks?: CallbackSettings | undefined;
   readonly workflows?: ReadonlyMap<string, Workflow>;
+  readonly schedules?: ReadonlyMap<string, Schedule>;
 }

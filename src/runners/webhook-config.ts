@@ -31,7 +31,7 @@ export function resolveWebhooks(section: unknown, targetNames: TargetNames, cont
     const at = (...keys: string[]) => ['webhooks', name, ...keys];
     checkName('webhook name', name, at(), context);
     const source = raw['source'] as WebhookSource;
-    const target = resolveTarget(raw, targetNames, at, context);
+    const target = resolveTarget(raw, targetNames, at, context, 'what its deliveries start');
     const secret = expandSecret(raw['secret'], at('secret'), context);
     let signingKey: Buffer | undefined;
     if (source === 'generic' && secret !== '') {
@@ -57,12 +57,15 @@ export function resolveWebhooks(section: unknown, targetNames: TargetNames, cont
 }
 
 /**
- * Exactly one of runner and workflow. A key is given when present at all: a value of the wrong
- * type was reported by the shape check, and must not also read as "neither".
+ * Exactly one of runner and workflow (a webhook's or a schedule's); `starts` says what the entry
+ * starts with it. A key is given when present at all: a value of the wrong type was reported by
+ * the shape check, and must not also read as "neither".
  */
-function resolveTarget(raw: Mapping, targetNames: TargetNames, at: (...keys: string[]) => string[], context: SectionContext): WebhookTarget {
+export function resolveTarget(
+  raw: Mapping, targetNames: TargetNames, at: (...keys: string[]) => string[], context: ProblemReporter, starts: string,
+): WebhookTarget {
   const given = TARGET_KINDS.filter((kind) => raw[kind] !== undefined);
-  if (given.length === 0) context.report(at(), 'needs runner or workflow (what its deliveries start)');
+  if (given.length === 0) context.report(at(), `needs runner or workflow (${starts})`);
   if (given.length > 1) context.report(at(), 'give runner or workflow, not both');
   for (const kind of given) {
     const name = raw[kind];
