@@ -21,7 +21,7 @@ import { startEmbeddedPostgres, type Database } from './embedded-postgres.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { migrate } from './migrate.ts';
 import { StartupError } from './startup-error.ts';
-import { loadRunnersFile } from './runners/load-runners.ts';
+import { loadRunnersFile, type LoadRunnersOptions } from './runners/load-runners.ts';
 import { startApiProcess } from './api/main.ts';
 import { startWorkerProcess, type Stoppable } from './worker/main.ts';
 
@@ -65,11 +65,17 @@ async function packageVersion(): Promise<string> {
 
 /** A file with problems throws a ConfigError (every problem, workflows' too), which main() prints. */
 async function checkConfig(config: Config): Promise<number> {
-  const { runners, workflows } = await loadRunnersFile(config.runnersFile, { env: process.env, defaultOutputBytes: config.outputLimitBytes });
+  const { runners, workflows, schedules } = await loadRunnersFile(config.runnersFile, runnersOptions(config));
   const declared = [`${runners.size} runner(s): ${[...runners.keys()].join(', ')}`];
   if (workflows !== undefined && workflows.size > 0) declared.push(`${workflows.size} workflow(s): ${[...workflows.keys()].join(', ')}`);
+  if (schedules !== undefined && schedules.size > 0) declared.push(`${schedules.size} schedule(s): ${[...schedules.keys()].join(', ')}`);
   process.stdout.write(`${config.runnersFile}: ok, ${declared.join('; ')}\n`);
   return 0;
+}
+
+/** How every command reads the runners file, so that `config check` judges it as `serve` will. */
+function runnersOptions(config: Config): LoadRunnersOptions {
+  return { env: process.env, defaultOutputBytes: config.outputLimitBytes, cronSeconds: config.cronSeconds };
 }
 
 async function openDatabase(config: Config, logger: Logger): Promise<Database> {
@@ -95,7 +101,7 @@ async function withDatabase(config: Config, logger: Logger, fn: (database: Datab
 
 async function serve(command: 'serve' | 'worker' | 'start', config: Config, logger: Logger): Promise<number> {
   // Validate the runners file before touching the database: a bad file must fail fast.
-  const runners = await loadRunnersFile(config.runnersFile, { env: process.env, defaultOutputBytes: config.outputLimitBytes });
+  const runners = await loadRunnersFile(config.runnersFile, runnersOptions(config));
   return withDatabase(config, logger, async (database) => {
     const parts: Stoppable[] = [];
     const options = { config, runners, databaseUrl: database.url, logger };

@@ -32,6 +32,8 @@ export interface Config {
   readonly instance: string | undefined;
   /** Whether the API's /readyz also checks the engine: off where the API has no engine socket (compose). */
   readonly readyzChecksEngine: boolean;
+  /** A test hook: schedules' cron expressions may have a leading seconds field, so tests need not wait minutes. */
+  readonly cronSeconds: boolean;
 }
 
 export class EnvConfigError extends Error {
@@ -80,6 +82,7 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
     retentionMs: read('BERTH_RETENTION', 7 * DAY_MS, (raw) => atLeast(parseSecondsOrDuration(raw), DAY_MS), 'must be a duration of at least 24h'),
     instance: read<string | undefined>('BERTH_INSTANCE', undefined, (raw) => (/^[\w.-]{1,63}$/.test(raw) ? raw : undefined), 'must be 1-63 letters, digits, ".", "_" or "-"'),
     readyzChecksEngine: read('BERTH_READYZ_ENGINE', true, parseBoolean, 'must be true or false'),
+    cronSeconds: read('BERTH_TEST_CRON_SECONDS', false, (raw) => (raw === '1' ? true : raw === '0' ? false : undefined), 'must be 1 or 0'),
     logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), `must be one of ${LOG_LEVELS.join(', ')}`),
   };
   if (problems.length > 0) throw new EnvConfigError(problems);

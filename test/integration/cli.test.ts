@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
@@ -38,6 +41,23 @@ test('config check lists every problem of an invalid file and exits non-zero', a
   assert.equal(problems.length, 12, result.stderr);
   assert.ok(problems.includes(`${INVALID}: runners.jira-processor.timeout: must be a positive duration`));
   assert.ok(problems.includes(`${INVALID}: runners.echo.imagee: unknown key`));
+});
+
+test('config check lists the schedules; a seconds field passes only with BERTH_TEST_CRON_SECONDS=1', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'berth.yaml');
+  await writeFile(file, `runners: { echo: { image: busybox } }
+schedules:
+  nightly-scan: { cron: "30 2 * * *", timezone: Europe/Berlin, runner: echo }
+  fast: { cron: "*/2 * * * * *", runner: echo }
+`);
+  const refused = await berth(['config', 'check', '--config', file]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /schedules\.fast\.cron: expected five fields/);
+  const result = await berth(['config', 'check', '--config', file], { BERTH_TEST_CRON_SECONDS: '1' });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, `${file}: ok, 1 runner(s): echo; 2 schedule(s): nightly-scan, fast\n`);
 });
 
 test('BERTH_CONFIG is used when --config is absent; a missing file is a clear error', async () => {

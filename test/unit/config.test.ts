@@ -8,7 +8,7 @@ test('defaults', () => {
     databaseUrl: undefined, dataDir: '/srv/.berth', embeddedPostgresPort: 54329, port: 3000, host: '127.0.0.1',
     dockerHost: undefined, runnersFile: '/srv/berth.yaml', workerConcurrency: 4, bodyLimitBytes: 1048576, batchBodyLimitBytes: 16777216,
     outputLimitBytes: 10485760, logLimitBytes: 1048576, shutdownGraceMs: 30000, logLevel: 'info', readyzChecksEngine: true,
-    leaseMs: 30_000, retentionMs: 7 * 24 * 3600 * 1000, instance: undefined,
+    leaseMs: 30_000, retentionMs: 7 * 24 * 3600 * 1000, instance: undefined, cronSeconds: false,
   });
   assert.ok(Object.isFrozen(config));
 });
@@ -31,6 +31,17 @@ test('BERTH_RETENTION takes days, as the README gives its default; less than a d
   assert.equal(loadConfig({ BERTH_RETENTION: '7d' }).retentionMs, 7 * 24 * 3600 * 1000);
   assert.equal(loadConfig({ BERTH_RETENTION: '1d12h' }).retentionMs, 36 * 3600 * 1000);
   assert.throws(() => loadConfig({ BERTH_RETENTION: '0.5d' }), /BERTH_RETENTION: must be a duration of at least 24h/);
+});
+
+test('BERTH_TEST_CRON_SECONDS: 1 allows a seconds field in schedules, 0 or unset does not, anything else is refused', () => {
+  assert.equal(loadConfig({ BERTH_TEST_CRON_SECONDS: '1' }).cronSeconds, true);
+  assert.equal(loadConfig({ BERTH_TEST_CRON_SECONDS: '0' }).cronSeconds, false);
+  assert.equal(loadConfig({ BERTH_TEST_CRON_SECONDS: '' }).cronSeconds, false);
+  assert.throws(() => loadConfig({ BERTH_TEST_CRON_SECONDS: 'true' }), (error: unknown) => {
+    assert.ok(error instanceof EnvConfigError);
+    assert.deepEqual(error.problems, ['BERTH_TEST_CRON_SECONDS: must be 1 or 0 (got "true")']);
+    return true;
+  });
 });
 
 test('every problem is listed at once', () => {
