@@ -18,6 +18,7 @@ import { countFailedAttempts, endAttempt } from './attempt-store.ts';
 import { recordWebhookDelivery } from './delivery-store.ts';
 import { recordIdempotencyKey, type Created } from './idempotency-store.ts';
 import { replaceLog } from './log-store.ts';
+import { recordStartedTick, type NewTick } from './schedule-store.ts';
 import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
 import { claimParkedTask, countRunning, lockQueuedTask, lockRunner, parkIfFull, unparkTasks } from './runner-slot-store.ts';
@@ -71,6 +72,8 @@ export interface SubmissionKeys {
   readonly idempotencyKey?: { readonly key: string; readonly requestHash: string };
   /** An inbound webhook delivery: a redelivery returns the task the first one created. */
   readonly delivery?: { readonly webhook: string; readonly id: string };
+  /** A schedule's tick: recorded with what it starts, so a tick taken twice starts one task or run. */
+  readonly tick?: NewTick;
 }
 
 /** What an earlier submission with the same keys created, and the body hash its key was recorded with (none for a webhook delivery). */
@@ -144,6 +147,10 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     }
     if (keys.delivery !== undefined) {
       const existing = await recordWebhookDelivery(client, keys.delivery.webhook, keys.delivery.id, created);
+      if (existing !== null) return { replayOf: existing, requestHash: undefined };
+    }
+    if (keys.tick !== undefined) {
+      const existing = await recordStartedTick(client, keys.tick, created);
       if (existing !== null) return { replayOf: existing, requestHash: undefined };
     }
     return null;

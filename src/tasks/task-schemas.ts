@@ -95,6 +95,8 @@ export const Task = Type.Object(
     callbackDeliveries: Type.Array(CallbackDelivery, { description: 'Every attempt to deliver the callback, oldest first' }),
     workflowId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The workflow run this task is a step of; null for a task of its own' }),
     stepId: Type.Union([Type.String(), Type.Null()], { description: 'Its step in that run' }),
+    schedule: Type.Union([Type.String(), Type.Null()], { description: 'The schedule that started it; null for a task submitted otherwise' }),
+    scheduledFor: Type.Union([Timestamp, Type.Null()], { description: 'The schedule\'s tick it was started for (a manual trigger: when it was triggered)' }),
   },
   { additionalProperties: false },
 );
@@ -114,6 +116,7 @@ export const TaskListQuery = Type.Object(
     runner: Type.Optional(Type.String({ minLength: 1 })),
     status: Type.Optional(TaskStatus),
     workflowId: Type.Optional(Type.String({ format: 'uuid', description: 'Only the tasks of this workflow run\'s steps' })),
+    schedule: Type.Optional(Type.String({ minLength: 1, description: 'Only the tasks this schedule started' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ minLength: 1 })),
   },

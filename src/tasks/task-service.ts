@@ -10,9 +10,10 @@ import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { decodeCursor, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
-import type { Replay, TaskLifecycle } from './task-lifecycle.ts';
+import type { NewTick } from './schedule-store.ts';
+import type { Replay, SubmissionKeys, TaskLifecycle } from './task-lifecycle.ts';
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
-import { findTask, listTasks, type NewTask } from './task-store.ts';
+import { findTask, listTasks, type NewTask, type ScheduledStart } from './task-store.ts';
 
 /** A task as clients see it, for other features' reads (the callback sender); null when missing. */
 export function readTask(pool: Pool, id: string): Promise<Task | null> {
@@ -33,6 +34,8 @@ export interface SubmitOptions {
   readonly idempotencyKey?: string;
   /** An inbound webhook delivery: a redelivery of the same id returns the task the first one created. */
   readonly delivery?: { readonly webhook: string; readonly id: string };
+  /** A schedule's tick: the task carries it, and a tick submitted twice returns the task the first one created. */
+  readonly tick?: NewTick;
 }
 
 export interface TaskService {
@@ -60,10 +63,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
 
   /** With an Idempotency-Key or a webhook delivery id: the key and the task commit together, or the earlier task is returned. */
   async function insertKeyed(task: NewTask, fingerprint: string, options: SubmitOptions): Promise<{ task: Task; created: boolean }> {
-    const outcome = await lifecycle.submitKeyed(task, {
-      ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: { key: options.idempotencyKey, requestHash: fingerprint } }),
-      ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
-    });
+    const outcome = await lifecycle.submitKeyed(task, submissionKeys(options, fingerprint));
     if ('task' in outcome) return { task: outcome.task, created: true };
     return { task: await getTask(replayedId(outcome, fingerprint, 'taskId')), created: false };
   }
@@ -74,6 +74,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
       const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
       if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
       const item = prepare(submission, runner, callbackUrl);
+      if (options.tick !== undefined) return insertKeyed({ ...item, scheduled: scheduledBy(options.tick) }, requestHash(submission), options);
       if (options.idempotencyKey !== undefined || options.delivery !== undefined) {
         return insertKeyed(item, requestHash(submission), options);
       }
@@ -97,6 +98,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
         ...(query.runner === undefined ? {} : { runner: query.runner }),
         ...(query.status === undefined ? {} : { status: query.status }),
         ...(query.workflowId === undefined ? {} : { workflowId: query.workflowId }),
+        ...(query.schedule === undefined ? {} : { schedule: query.schedule }),
         ...(before === undefined ? {} : { before }),
       });
       return pageOf(items, limit);
@@ -110,6 +112,20 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
       return current;
     },
   };
+}
+
+/** The keys a submission is recorded with, from its options. */
+export function submissionKeys(options: SubmitOptions, fingerprint: string): SubmissionKeys {
+  return {
+    ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: { key: options.idempotencyKey, requestHash: fingerprint } }),
+    ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
+    ...(options.tick === undefined ? {} : { tick: options.tick }),
+  };
+}
+
+/** What a task or run started by this tick carries. */
+export function scheduledBy(tick: NewTick): ScheduledStart {
+  return { schedule: tick.schedule, scheduledFor: tick.scheduledFor };
 }
 
 /**

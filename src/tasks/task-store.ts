@@ -30,6 +30,8 @@ interface TaskRow {
   callbacks: CallbackJson[];
   workflow_id: string | null;
   step_id: string | null;
+  schedule: string | null;
+  scheduled_for: Date | null;
 }
 
 interface CallbackJson {
@@ -52,7 +54,7 @@ interface AttemptJson {
 /** berth.tasks' columns a Task shows; named, never `*`, since hot statements are prepared (db.ts). */
 const TASK_COLUMNS = `id, runner, status, input, output, error_code, error_message, exit_code,
   attempts, max_attempts, priority, created_at, run_after, next_attempt_at, started_at, finished_at, callback_url,
-  workflow_id, step_id`;
+  workflow_id, step_id, schedule, scheduled_for`;
 
 /** Every column a Task needs, for a query over `berth.tasks t`. */
 export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error_code, t.error_message, t.exit_code,
@@ -60,7 +62,7 @@ export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error
   coalesce((select json_agg(a order by a.attempt) from berth.task_attempts a where a.task_id = t.id), '[]') as history,
   t.callback_url,
   coalesce((select json_agg(c order by c.attempt) from berth.callback_deliveries c where c.task_id = t.id), '[]') as callbacks,
-  t.workflow_id, t.step_id`;
+  t.workflow_id, t.step_id, t.schedule, t.scheduled_for`;
 
 const iso = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
 
@@ -98,6 +100,8 @@ export function toTask(row: TaskRow): Task {
     })),
     workflowId: row.workflow_id,
     stepId: row.step_id,
+    schedule: row.schedule,
+    scheduledFor: iso(row.scheduled_for),
   };
 }
 
@@ -112,6 +116,14 @@ export interface NewTask {
   readonly callbackUrl: string | null;
   /** Set for a workflow step's task. */
   readonly step?: StepOfRun;
+  /** Set for a task a schedule started (insertTask only: a scheduled task is submitted alone). */
+  readonly scheduled?: ScheduledStart;
+}
+
+/** The schedule and tick that started a task or a run. */
+export interface ScheduledStart {
+  readonly schedule: string;
+  readonly scheduledFor: Date;
 }
 
 /** Which step of which run a task belongs to: the generation is the run's retry it was made for. */
@@ -126,10 +138,11 @@ export interface StepOfRun {
 export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   const { rows } = await db.query<TaskRow>(prepared(
     `with t as (
-       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url)
-       values ($1, $2, $3::json, $4, $5, $6, $7) returning ${TASK_COLUMNS})
+       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, schedule, scheduled_for)
+       values ($1, $2, $3::json, $4, $5, $6, $7, $8, $9) returning ${TASK_COLUMNS})
      select ${TASK_SELECT} from t`,
-    [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts, task.callbackUrl],
+    [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts, task.callbackUrl,
+      task.scheduled?.schedule ?? null, task.scheduled?.scheduledFor ?? null],
   ));
   return toTask(rows[0]!);
 }
@@ -191,14 +204,14 @@ export async function findTasks(db: Queryable, ids: readonly string[]): Promise<
  * concurrent inserts: new tasks sort before the first page and never shift later ones.
  */
 export async function listTasks(
-  db: Queryable, filter: { runner?: string; status?: TaskStatus; workflowId?: string; before?: string; limit: number },
+  db: Queryable, filter: { runner?: string; status?: TaskStatus; workflowId?: string; schedule?: string; before?: string; limit: number },
 ): Promise<Task[]> {
   const { rows } = await db.query<TaskRow>(
     `select ${TASK_SELECT} from berth.tasks t
       where ($1::text is null or t.runner = $1) and ($2::text is null or t.status = $2)
-        and ($3::uuid is null or t.id < $3) and ($5::uuid is null or t.workflow_id = $5)
+        and ($3::uuid is null or t.id < $3) and ($5::uuid is null or t.workflow_id = $5) and ($6::text is null or t.schedule = $6)
       order by t.id desc limit $4`,
-    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null],
+    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null, filter.schedule ?? null],
   );
   return rows.map(toTask);
 }

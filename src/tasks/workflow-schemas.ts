@@ -54,6 +54,8 @@ export const WorkflowRun = Type.Object(
     createdAt: Timestamp,
     finishedAt: Type.Union([Timestamp, Type.Null()]),
     steps: Type.Array(WorkflowStepView, { description: 'Every step, in dependency order' }),
+    schedule: Type.Union([Type.String(), Type.Null()], { description: 'The schedule that started it; null for a run submitted otherwise' }),
+    scheduledFor: Type.Union([Timestamp, Type.Null()], { description: 'The schedule\'s tick it was started for (a manual trigger: when it was triggered)' }),
   },
   { additionalProperties: false },
 );
@@ -82,6 +84,7 @@ export const WorkflowRunListQuery = Type.Object(
   {
     workflow: Type.Optional(Type.String({ minLength: 1 })),
     status: Type.Optional(RunStatus),
+    schedule: Type.Optional(Type.String({ minLength: 1, description: 'Only the runs this schedule started' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ minLength: 1 })),
   },

@@ -5,6 +5,7 @@
  */
 import { prepared, type Queryable } from '../db.ts';
 import type { Workflow, WorkflowStep } from '../runners/runner.ts';
+import type { ScheduledStart } from './task-store.ts';
 import type { WorkflowRun } from './workflow-schemas.ts';
 import type { StepError, StepFinalStatus, StepTaskResult } from './workflow-steps.ts';
 
@@ -27,6 +28,8 @@ export interface NewRun {
   readonly inputJson: string;
   readonly definition: RunDefinition;
   readonly callbackUrl: string | null;
+  /** Set for a run a schedule started. */
+  readonly scheduled?: ScheduledStart;
 }
 
 /** A run as its transactions see it, under its row lock. */
@@ -51,9 +54,11 @@ export interface StepRow {
 export async function insertRun(db: Queryable, run: NewRun): Promise<void> {
   await db.query(prepared(
     `with run as (
-       insert into berth.workflow_runs (id, workflow, input, definition, callback_url) values ($1, $2, $3::json, $4::jsonb, $5))
+       insert into berth.workflow_runs (id, workflow, input, definition, callback_url, schedule, scheduled_for)
+       values ($1, $2, $3::json, $4::jsonb, $5, $7, $8))
      insert into berth.workflow_steps (run_id, step_id) select $1, unnest($6::text[])`,
-    [run.id, run.workflow, run.inputJson, JSON.stringify(run.definition), run.callbackUrl, run.definition.steps.map((step) => step.id)],
+    [run.id, run.workflow, run.inputJson, JSON.stringify(run.definition), run.callbackUrl, run.definition.steps.map((step) => step.id),
+      run.scheduled?.schedule ?? null, run.scheduled?.scheduledFor ?? null],
   ));
 }
 
@@ -213,11 +218,14 @@ interface RunViewRow {
   created_at: Date;
   finished_at: Date | null;
   definition: RunDefinition;
+  schedule: string | null;
+  scheduled_for: Date | null;
   steps: { step_id: string; status: StepStatus; generation: number; error: StepError | null }[];
   tasks: { id: string; step_id: string; generation: number; status: string }[] | null;
 }
 
 const RUN_SELECT = `r.id, r.workflow, r.status, r.input, r.output, r.error, r.callback_url, r.created_at, r.finished_at, r.definition,
+  r.schedule, r.scheduled_for,
   (select json_agg(json_build_object('step_id', s.step_id, 'status', s.status, 'generation', s.generation, 'error', s.error))
      from berth.workflow_steps s where s.run_id = r.id) as steps,
   (select json_agg(json_build_object('id', t.id, 'step_id', t.step_id, 'generation', t.step_generation, 'status', t.status)
@@ -248,6 +256,8 @@ function toRun(row: RunViewRow): WorkflowRun {
         error: state.error ?? null,
       };
     }),
+    schedule: row.schedule,
+    scheduledFor: row.scheduled_for === null ? null : row.scheduled_for.toISOString(),
   };
 }
 
@@ -258,13 +268,14 @@ export async function findRun(db: Queryable, id: string): Promise<WorkflowRun | 
 
 /** Newest first; ids are UUIDv7, so `id < before` pages are stable under concurrent submissions. */
 export async function listRuns(
-  db: Queryable, filter: { workflow?: string; status?: RunStatus; before?: string; limit: number },
+  db: Queryable, filter: { workflow?: string; status?: RunStatus; schedule?: string; before?: string; limit: number },
 ): Promise<WorkflowRun[]> {
   const { rows } = await db.query<RunViewRow>(
     `select ${RUN_SELECT} from berth.workflow_runs r
       where ($1::text is null or r.workflow = $1) and ($2::text is null or r.status = $2) and ($3::uuid is null or r.id < $3)
+        and ($5::text is null or r.schedule = $5)
       order by r.id desc limit $4`,
-    [filter.workflow ?? null, filter.status ?? null, filter.before ?? null, filter.limit],
+    [filter.workflow ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.schedule ?? null],
   );
   return rows.map(toRun);
 }

@@ -46,7 +46,7 @@ export function startMaintenance(deps: MaintenanceDeps): { stop(): Promise<void>
     every(deps, 'orphaned containers', Math.min(MAX_ORPHAN_SWEEP_MS, deps.leaseMs * 2), () => touch.whenInTouch(() => sweepOrphanedContainers(deps))),
     every(deps, 'retention', RETENTION_SWEEP_MS, async () => {
       const deleted = await applyRetention(deps.pool, deps.retentionMs);
-      if (deleted.tasks > 0 || deleted.workflowRuns > 0 || deleted.idempotencyKeys > 0) deps.logger.info(deleted, 'retention applied');
+      if (Object.values(deleted).some((n) => n > 0)) deps.logger.info(deleted, 'retention applied');
     }),
   ];
   return { stop: async () => { await Promise.all(jobs.map((job) => job.stop())); } };
