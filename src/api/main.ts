@@ -12,6 +12,7 @@ import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import { createReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
+import { createScheduleService } from '../tasks/schedule-service.ts';
 import { createTaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { createTaskService } from '../tasks/task-service.ts';
 import { createTaskWatch } from '../tasks/task-watch.ts';
@@ -41,11 +42,15 @@ export async function startApiProcess(options: {
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
   const workflows = createWorkflowService({ pool, lifecycle, runners, watch, checkCallback });
+  const schedules = createScheduleService({ pool, runners, tasks, workflows, logger, cronSeconds: config.cronSeconds });
+  // Every process syncs the file's schedules as it starts; workers take their ticks.
+  await schedules.sync();
   const app = await buildApp({
     tasks,
     webhooks: createWebhookService({ runners, tasks, workflows }),
     watch,
     workflows,
+    schedules,
     runners,
     readiness: createReadinessCheck({ pool, engine }),
     bodyLimitBytes: config.bodyLimitBytes,

@@ -13,8 +13,14 @@ import type { Logger } from '../logger.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
+import { createCallbackCheck } from '../callbacks/callback-check.ts';
+import { createScheduleService } from '../tasks/schedule-service.ts';
 import { createTaskLifecycle } from '../tasks/task-lifecycle.ts';
+import { createTaskService } from '../tasks/task-service.ts';
+import { createTaskWatch } from '../tasks/task-watch.ts';
+import { createWorkflowService } from '../tasks/workflow-service.ts';
 import { startMaintenance } from './maintenance.ts';
+import { startScheduleClock } from './schedule-clock.ts';
 import { createRunTask } from './run-task.ts';
 import { startTaskConsumer } from './task-consumer.ts';
 
@@ -56,9 +62,19 @@ export async function startWorkerProcess(options: {
     boss, lifecycle, events, runTask, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
   });
   await startCallbackSender({ boss, pool, settings: runners.callbacks, logger, ...(options.lookup === undefined ? {} : { lookup: options.lookup }) });
+  // A tick starts its task or run as a client's submission would, with the same checks.
+  const checkCallback = createCallbackCheck(runners.callbacks);
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
+  const watchShutdown = new AbortController();
+  const workflows = createWorkflowService({ pool, lifecycle, runners, watch: createTaskWatch({ pool, events, shutdown: watchShutdown.signal }), checkCallback });
+  const schedules = createScheduleService({ pool, runners, tasks, workflows, logger, cronSeconds: config.cronSeconds });
+  await schedules.sync();
+  const scheduleClock = startScheduleClock({ schedules, logger });
   logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size, instance: label }, 'worker started');
   return {
     async stop() {
+      await scheduleClock.stop();
+      watchShutdown.abort();
       await consumer.stop(config.shutdownGraceMs);
       await maintenance.stop();
       await events.close();

@@ -14,6 +14,7 @@ import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.t
 import { loadRunnersFile } from '../../src/runners/load-runners.ts';
 import type { RunnersConfig } from '../../src/runners/runner.ts';
 import { startTaskEvents, type TaskEvents } from '../../src/task-events.ts';
+import { createScheduleService, type ScheduleService } from '../../src/tasks/schedule-service.ts';
 import { createWorkflowService } from '../../src/tasks/workflow-service.ts';
 import { createTaskLifecycle } from '../../src/tasks/task-lifecycle.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
@@ -37,6 +38,7 @@ export interface ApiStack {
   readonly database: TestDatabase;
   readonly runners: RunnersConfig;
   readonly events: TaskEvents;
+  readonly schedules: ScheduleService;
   close(): Promise<void>;
 }
 
@@ -57,11 +59,14 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
   const workflows = createWorkflowService({ pool, lifecycle, runners, watch, checkCallback });
+  const schedules = createScheduleService({ pool, runners, tasks, workflows, logger: testLogger, cronSeconds: false });
+  await schedules.sync();
   const app = await buildApp({
     tasks,
     webhooks: createWebhookService({ runners, tasks, workflows }),
     watch,
     workflows,
+    schedules,
     runners,
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
@@ -69,7 +74,7 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   });
   await app.ready();
   return {
-    app, pool, boss, database, runners, events,
+    app, pool, boss, database, runners, events, schedules,
     async close() {
       shutdown.abort();
       await app.close();

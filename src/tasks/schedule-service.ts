@@ -1,0 +1,212 @@
+/**
+ * Schedules: the runners file's schedules synced into the database, their ticks taken exactly once
+ * across every process, and what clients can see and do with them.
+ *
+ * A tick is taken in a transaction that holds its schedule's row (lockDueSchedule: another process
+ * skips it), and what it starts goes through the task or workflow service with the tick as its key
+ * (recorded in the same transaction as the task or run). A tick taken twice, by a process that died
+ * between starting the run and moving the schedule on, finds its record and starts nothing more.
+ */
+import { isDatabaseUnavailable, withTransaction, type Pool, type PoolClient } from '../db.ts';
+import { AppError } from '../errors.ts';
+import { localTime, parseCron, type CronClock } from '../cron.ts';
+import type { Logger } from '../logger.ts';
+import type { RunnersConfig, Schedule as ConfiguredSchedule } from '../runners/runner.ts';
+import type { Schedule, ScheduleDetail, ScheduleTick, ScheduleTriggered } from './schedule-schemas.ts';
+import {
+  advanceSchedule, databaseNow, deleteSchedulesExcept, dueScheduleNames, findScheduleRow, hasUnfinishedRun, insertSchedule, lastTicks,
+  listScheduleRows, lockDueSchedule, lockScheduleRow, lockSchedules, recentTicks, recordIdleTick, setPaused, tickRecorded, updateSchedule,
+  type NewTick, type ScheduleRow, type StoredDefinition, type TickRecord,
+} from './schedule-store.ts';
+import { planTicks } from './schedule-ticks.ts';
+import { canonicalJson } from './request-hash.ts';
+import type { TaskService } from './task-service.ts';
+import type { WorkflowService } from './workflow-service.ts';
+
+export interface ScheduleService {
+  /** Makes the database's schedules the file's: new ones start ticking, changed ones take effect, removed ones go. */
+  sync(): Promise<void>;
+  /** Takes every tick that is due; returns how many it took. */
+  tickDue(): Promise<number>;
+  list(): Promise<Schedule[]>;
+  get(name: string): Promise<ScheduleDetail>;
+  pause(name: string): Promise<ScheduleDetail>;
+  resume(name: string): Promise<ScheduleDetail>;
+  /** One run now, outside the clock: neither paused nor overlap holds it back. */
+  trigger(name: string): Promise<ScheduleTriggered>;
+}
+
+const RECENT_TICKS = 10;
+const NEXT_TICKS = 5;
+/** Due schedules taken per pass; the rest wait a second for the next. */
+const DUE_PER_PASS = 100;
+
+export function createScheduleService(deps: {
+  pool: Pool; runners: RunnersConfig; tasks: TaskService; workflows: WorkflowService; logger: Logger; cronSeconds: boolean;
+}): ScheduleService {
+  const { pool, logger } = deps;
+  const configured = deps.runners.schedules ?? new Map<string, ConfiguredSchedule>();
+  const clocks = new Map<string, CronClock>();
+
+  /** A stored definition's clock: ticks follow what the database holds, which may be another process's file. */
+  function clockOf(definition: StoredDefinition): CronClock {
+    const key = `${definition.timezone} ${definition.cron}`;
+    let clock = clocks.get(key);
+    if (clock === undefined) {
+      clock = parseCron(definition.cron, definition.timezone, { seconds: deps.cronSeconds });
+      clocks.set(key, clock);
+    }
+    return clock;
+  }
+
+  /** Starts what the tick starts, in its own transaction, keyed by the tick. */
+  async function start(definition: StoredDefinition, tick: NewTick): Promise<Pick<ScheduleTriggered, 'taskId' | 'workflowId'>> {
+    const { kind, name } = definition.target;
+    if (kind === 'workflow') {
+      const { run } = await deps.workflows.submit({ workflow: name, input: definition.input }, { tick });
+      return { taskId: null, workflowId: run.id };
+    }
+    const { task } = await deps.tasks.submitTask({ runner: name, input: definition.input }, { tick });
+    return { taskId: task.id, workflowId: null };
+  }
+
+  /** One clock tick, under its schedule's lock. A refusal (a client's kind of error) is recorded, not retried. */
+  async function takeTick(client: PoolClient, row: ScheduleRow, tick: NewTick): Promise<void> {
+    if (await tickRecorded(client, row.name, tick.source, tick.scheduledFor)) return;
+    if (row.definition.overlap === 'skip' && await hasUnfinishedRun(client, row.name)) {
+      await recordIdleTick(client, tick, 'skipped', 'the last run is not final yet (overlap: skip)');
+      logger.info({ schedule: row.name, scheduledFor: tick.scheduledFor }, 'tick skipped: the last run is not final yet');
+      return;
+    }
+    try {
+      await start(row.definition, tick);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      await recordIdleTick(client, tick, 'failed', error.message);
+      logger.error({ schedule: row.name, scheduledFor: tick.scheduledFor, err: error }, 'tick could not start its run');
+    }
+  }
+
+  async function takeDue(name: string): Promise<number> {
+    return withTransaction(pool, async (client) => {
+      const row = await lockDueSchedule(client, name);
+      if (row === null) return 0;
+      const plan = planTicks(clockOf(row.definition), row.nextTickAt, row.now, row.definition.missed);
+      if (plan.passedOver > 0) logger.warn({ schedule: name, passedOver: plan.passedOver }, 'ticks missed while no process ran were passed over (missed: skip)');
+      for (const { at, missed } of plan.take) await takeTick(client, row, { schedule: name, source: 'clock', scheduledFor: at, missed });
+      await advanceSchedule(client, name, plan.next);
+      return plan.take.length;
+    });
+  }
+
+  async function detail(row: ScheduleRow): Promise<ScheduleDetail> {
+    const ticks = await recentTicks(pool, row.name, RECENT_TICKS);
+    return { ...view(row, ticks[0] ?? null), recentTicks: ticks.map(tickView) };
+  }
+
+  function view(row: ScheduleRow, last: TickRecord | null): Schedule {
+    const { definition } = row;
+    const clock = clockOf(definition);
+    return {
+      name: row.name,
+      cron: definition.cron,
+      timezone: definition.timezone,
+      runner: definition.target.kind === 'runner' ? definition.target.name : null,
+      workflow: definition.target.kind === 'workflow' ? definition.target.name : null,
+      input: definition.input,
+      overlap: definition.overlap,
+      missed: definition.missed,
+      paused: row.paused,
+      nextTicks: clock.upcoming(row.now, NEXT_TICKS).map((at) => ({ utc: at.toISOString(), local: localTime(at, definition.timezone) })),
+      lastTick: last === null ? null : tickView(last),
+    };
+  }
+
+  async function load(name: string): Promise<ScheduleRow> {
+    const row = await findScheduleRow(pool, name);
+    if (row === null) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+    return row;
+  }
+
+  async function changePaused(name: string, paused: boolean): Promise<ScheduleDetail> {
+    await withTransaction(pool, async (client) => {
+      const row = await lockScheduleRow(client, name);
+      if (row === null) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+      if (row.paused === paused) return;
+      // A resume starts from now: the ticks of the pause were not missed, they were not wanted.
+      await setPaused(client, name, paused, paused ? null : clockOf(row.definition).next(row.now));
+    });
+    return detail(await load(name));
+  }
+
+  return {
+    sync: () => withTransaction(pool, async (client) => {
+      const stored = new Map((await lockSchedules(client)).map((row) => [row.name, row]));
+      const now = stored.values().next().value?.now ?? await databaseNow(client);
+      for (const schedule of configured.values()) {
+        const definition = storedDefinitionOf(schedule);
+        const row = stored.get(schedule.name);
+        if (row === undefined) {
+          await insertSchedule(client, schedule.name, definition, schedule.clock.next(now));
+          logger.info({ schedule: schedule.name }, 'schedule added');
+        } else if (row.definition.cron !== definition.cron || row.definition.timezone !== definition.timezone) {
+          // A new clock starts after now: no tick the old one took comes round again.
+          await updateSchedule(client, schedule.name, definition, schedule.clock.next(now));
+          logger.info({ schedule: schedule.name }, 'schedule changed: its clock starts anew');
+        } else if (canonicalJson(row.definition) !== canonicalJson(definition)) {
+          await updateSchedule(client, schedule.name, definition, null);
+          logger.info({ schedule: schedule.name }, 'schedule changed');
+        }
+      }
+      const removed = await deleteSchedulesExcept(client, [...configured.keys()]);
+      if (removed.length > 0) logger.info({ schedules: removed }, 'schedules removed from the runners file were deleted');
+    }),
+
+    async tickDue() {
+      let taken = 0;
+      for (const name of await dueScheduleNames(pool, DUE_PER_PASS)) {
+        try {
+          taken += await takeDue(name);
+        } catch (error) {
+          // One schedule's trouble must not hold back the others; its tick stays due for the next pass.
+          if (isDatabaseUnavailable(error)) throw error;
+          logger.error({ schedule: name, err: error }, 'taking the schedule\'s tick failed; it stays due');
+        }
+      }
+      return taken;
+    },
+
+    async list() {
+      const [rows, last] = await Promise.all([listScheduleRows(pool), lastTicks(pool)]);
+      return rows.map((row) => view(row, last.get(row.name) ?? null));
+    },
+
+    get: async (name) => detail(await load(name)),
+    pause: (name) => changePaused(name, true),
+    resume: (name) => changePaused(name, false),
+
+    trigger: (name) => withTransaction(pool, async (client) => {
+      // Locked, so a sync removing the schedule waits for this start (or this finds it gone).
+      const row = await lockScheduleRow(client, name);
+      if (row === null) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+      const tick: NewTick = { schedule: name, source: 'manual', scheduledFor: row.now, missed: 0 };
+      const started = await start(row.definition, tick);
+      return { schedule: name, scheduledFor: row.now.toISOString(), ...started };
+    }),
+  };
+}
+
+/** What the database keeps of a configured schedule (its clock is rebuilt from cron and timezone). */
+function storedDefinitionOf(schedule: ConfiguredSchedule): StoredDefinition {
+  return {
+    cron: schedule.cron, timezone: schedule.timezone, target: schedule.target, input: schedule.input,
+    overlap: schedule.overlap, missed: schedule.missed,
+  };
+}
+
+function tickView(tick: TickRecord): ScheduleTick {
+  return {
+    source: tick.source, scheduledFor: tick.scheduledFor.toISOString(), outcome: tick.outcome, message: tick.message, missed: tick.missed,
+    taskId: tick.taskId, workflowId: tick.workflowId, status: tick.status, recordedAt: tick.recordedAt.toISOString(),
+  };
+}
