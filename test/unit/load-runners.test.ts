@@ -390,7 +390,9 @@ test('the integration fixture loads, with ${VAR:-default} resolved from the env 
 
 test('the README example loads', async () => {
   const config = await loadRunnersFile(EXAMPLE, { env: {} });
-  assert.deepEqual([...config.runners.keys()], ['echo', 'wordcount', 'greet']);
+  assert.deepEqual([...config.runners.keys()], ['echo', 'wordcount', 'greet', 'cleanup']);
+  assert.deepEqual([...config.schedules!.keys()], ['nightly-cleanup']);
+  assert.equal(config.schedules!.get('nightly-cleanup')!.clock.next(new Date('2026-12-03T12:00:00Z')).toISOString(), '2026-12-04T01:30:00.000Z');
   assert.equal(config.runners.get('echo')?.image, 'berth/busybox:1');
   assert.deepEqual(config.runners.get('wordcount')?.validateInput(3), [{ path: '/input', message: 'must be string' }]);
 });
