@@ -23,6 +23,7 @@ export async function registerSwagger(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'tasks', description: 'Submit tasks and read their status, result and logs' },
         { name: 'workflows', description: 'Runs of workflows: pipelines and fan-ins of runners, declared in the runners file' },
+        { name: 'schedules', description: 'Tasks and workflow runs on a cron clock, declared in the runners file' },
         { name: 'webhooks', description: 'Tasks started by other systems: Jira, Asterisk, Standard Webhooks senders' },
         { name: 'runners', description: 'The configured runners' },
         { name: 'health', description: 'Liveness and readiness' },

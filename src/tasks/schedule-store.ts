@@ -83,8 +83,12 @@ export async function databaseNow(db: Queryable): Promise<Date> {
   return rows[0]!.now;
 }
 
+/** A new schedule; one another process's sync inserted meanwhile is left as it is (both read the same file). */
 export async function insertSchedule(db: Queryable, name: string, definition: StoredDefinition, nextTickAt: Date): Promise<void> {
-  await db.query(`insert into berth.schedules (name, definition, next_tick_at) values ($1, $2::jsonb, $3)`, [name, JSON.stringify(definition), nextTickAt]);
+  await db.query(
+    `insert into berth.schedules (name, definition, next_tick_at) values ($1, $2::jsonb, $3) on conflict (name) do nothing`,
+    [name, JSON.stringify(definition), nextTickAt],
+  );
 }
 
 /** A changed definition; `nextTickAt` null keeps the pending tick (the schedule's clock did not change). */
@@ -223,10 +227,12 @@ export async function recentTicks(db: Queryable, name: string, limit: number): P
   return rows.map(toTick);
 }
 
-/** Each schedule's latest tick, by name. */
+/** Each schedule's latest tick, by name: one index probe per schedule (schedule_ticks_recent_idx). */
 export async function lastTicks(db: Queryable): Promise<Map<string, TickRecord>> {
   const { rows } = await db.query<TickRow>(
-    `select distinct on (k.schedule) ${TICK_SELECT} from berth.schedule_ticks k order by k.schedule, k.recorded_at desc, k.scheduled_for desc`,
+    `select ${TICK_SELECT} from berth.schedules s
+       cross join lateral (select * from berth.schedule_ticks t where t.schedule = s.name
+                            order by t.recorded_at desc, t.scheduled_for desc limit 1) k`,
   );
   return new Map(rows.map((r) => [r.schedule, toTick(r)]));
 }

@@ -25,8 +25,8 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const FIXTURE_RUNNERS = fileURLToPath(new URL('../fixtures/berth.yaml', import.meta.url));
 
-export function loadFixtureRunners(): Promise<RunnersConfig> {
-  return loadRunnersFile(FIXTURE_RUNNERS, { env: { BERTH_TEST_GREETING: 'hi from env' } });
+export function loadFixtureRunners(file = FIXTURE_RUNNERS, options: { cronSeconds?: boolean } = {}): Promise<RunnersConfig> {
+  return loadRunnersFile(file, { env: { BERTH_TEST_GREETING: 'hi from env' }, cronSeconds: options.cronSeconds ?? false });
 }
 
 export const testLogger = createLogger(process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent', 'berth-test');
@@ -39,10 +39,16 @@ export interface ApiStack {
   readonly runners: RunnersConfig;
   readonly events: TaskEvents;
   readonly schedules: ScheduleService;
+  /** Another process's schedule service on the same database and file, as a second worker has. */
+  otherScheduleService(): ScheduleService;
   close(): Promise<void>;
 }
 
-export async function startApiStack(options: { dockerHost?: string; bodyLimitBytes?: number; readiness?: ReadinessCheck } = {}): Promise<ApiStack> {
+export async function startApiStack(options: {
+  dockerHost?: string; bodyLimitBytes?: number; readiness?: ReadinessCheck;
+  /** Another runners file (with BERTH_TEST_CRON_SECONDS's seconds field allowed when cronSeconds). */
+  runnersFile?: string; cronSeconds?: boolean;
+} = {}): Promise<ApiStack> {
   const database = await createTestDatabase();
   const pool = createPool(database.url, { max: 5 });
   pool.on('error', (error) => testLogger.warn({ err: error }, 'idle test pool connection failed'));
@@ -50,7 +56,8 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   boss.on('error', (error) => testLogger.error({ err: error }, 'boss error'));
   await boss.start();
   await ensureQueues(boss);
-  const runners = await loadFixtureRunners();
+  const cronSeconds = options.cronSeconds ?? false;
+  const runners = await loadFixtureRunners(options.runnersFile, { cronSeconds });
   const engine = createDockerEngine({ dockerHost: options.dockerHost });
   const events = await startTaskEvents({ connectionString: database.url, logger: testLogger });
   const shutdown = new AbortController();
@@ -59,7 +66,7 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
   const workflows = createWorkflowService({ pool, lifecycle, runners, watch, checkCallback });
-  const schedules = createScheduleService({ pool, runners, tasks, workflows, logger: testLogger, cronSeconds: false });
+  const schedules = createScheduleService({ pool, runners, tasks, workflows, logger: testLogger, cronSeconds });
   await schedules.sync();
   const app = await buildApp({
     tasks,
@@ -75,6 +82,7 @@ export async function startApiStack(options: { dockerHost?: string; bodyLimitByt
   await app.ready();
   return {
     app, pool, boss, database, runners, events, schedules,
+    otherScheduleService: () => createScheduleService({ pool, runners, tasks, workflows, logger: testLogger, cronSeconds }),
     async close() {
       shutdown.abort();
       await app.close();

@@ -137,7 +137,7 @@ describe('GET /tasks/{id}', () => {
       id: created.id, runner: 'echo', status: 'queued', input: { b: 1, a: [true, null] }, output: null, error: null,
       exitCode: null, attempts: 0, maxAttempts: 1, priority: 0, createdAt: created.createdAt, runAfter: null,
       nextAttemptAt: null, startedAt: null, finishedAt: null, attemptHistory: [], callbackUrl: null, callbackDeliveries: [],
-      workflowId: null, stepId: null,
+      workflowId: null, stepId: null, schedule: null, scheduledFor: null,
     });
   });
 
@@ -209,10 +209,13 @@ describe('runners, health, docs', () => {
     assert.ok(spec.paths['/tasks'].post);
     assert.ok(spec.paths['/tasks/{id}'].get);
     for (const [path, method] of [['/workflows', 'post'], ['/workflows', 'get'], ['/workflows/{id}', 'get'],
-      ['/workflows/{id}/cancel', 'post'], ['/workflows/{id}/retry', 'post']] as const) {
+      ['/workflows/{id}/cancel', 'post'], ['/workflows/{id}/retry', 'post'], ['/schedules', 'get'], ['/schedules/{name}', 'get'],
+      ['/schedules/{name}/pause', 'post'], ['/schedules/{name}/resume', 'post'], ['/schedules/{name}/trigger', 'post']] as const) {
       assert.ok(spec.paths[path]?.[method], `${method} ${path} is in the OpenAPI document`);
     }
-    assert.ok(spec.tags.some((tag: { name: string }) => tag.name === 'workflows'), 'Swagger UI groups the workflow routes');
+    for (const tag of ['workflows', 'schedules']) {
+      assert.ok(spec.tags.some((t: { name: string }) => t.name === tag), `Swagger UI groups the ${tag} routes`);
+    }
   });
 });
 
