@@ -82,3 +82,16 @@ export async function claimParkedTask(db: Queryable, runner: string, jobId: stri
   ));
   return toClaimed(rows[0]);
 }
+
+/**
+ * The task a slot's job was handed by a settle that committed although the worker never heard so
+ * (its acknowledgement was lost and the settle, tried again, found its task already ended): still
+ * running, claimed with `jobId`, other than the task that was settled.
+ */
+export async function findHandedOff(db: Queryable, jobId: string, settledId: string): Promise<ClaimedTask | null> {
+  const { rows } = await db.query<ClaimRow>(
+    `select ${CLAIMED_COLUMNS} from berth.tasks where job_id = $1 and status = 'running' and id <> $2 limit 1`,
+    [jobId, settledId],
+  );
+  return toClaimed(rows[0]);
+}

@@ -21,7 +21,7 @@ import { replaceLog } from './log-store.ts';
 import { recordStartedTick, type NewTick } from './schedule-store.ts';
 import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
-import { claimParkedTask, countRunning, lockQueuedTask, lockRunner, parkIfFull, unparkTasks } from './runner-slot-store.ts';
+import { claimParkedTask, countRunning, findHandedOff, lockQueuedTask, lockRunner, parkIfFull, unparkTasks } from './runner-slot-store.ts';
 import {
   cancelTask, claimTask, claimUnlimitedTask, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat,
   insertFailedTasks, insertTask, insertTasks, liveAttempts, lockTask, requeueTask, workflowOf,
@@ -245,11 +245,18 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     return null;
   }
 
-  const SUPERSEDED: Settled = { settlement: 'superseded', next: null };
+  /**
+   * The attempt no longer held its task. With a hand-off offered, an earlier try of this settle may
+   * have committed one whose answer was lost: the slot still gets the task it was handed.
+   */
+  async function superseded(client: PoolClient, ref: AttemptRef, handOffJob: string | undefined): Promise<Settled> {
+    const next = handOffJob === undefined || !limitedNames.includes(ref.runner) ? null : await findHandedOff(client, handOffJob, ref.id);
+    return { settlement: 'superseded', next };
+  }
 
   async function finish(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null, handOffJob: string | undefined): Promise<Settled> {
     const finished = await finishTask(client, ref.id, ref.attempt, result);
-    if (finished === null) return SUPERSEDED;
+    if (finished === null) return superseded(client, ref, handOffJob);
     const next = await afterLeavingRunning(client, ref.runner, handOffJob);
     await afterFinal(client, ref.id, finished, run);
     return { settlement: 'finished', next };
@@ -257,7 +264,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
 
   async function requeue(client: PoolClient, ref: AttemptRef, delayMs: number, outcome: Settlement, handOffJob?: string): Promise<Settled> {
     const requeued = await requeueTask(client, ref.id, ref.attempt, delayMs);
-    if (requeued === null) return SUPERSEDED;
+    if (requeued === null) return superseded(client, ref, handOffJob);
     await queue.enqueue(client, ref.id, jobFor(ref.runner, { priority: ref.priority, startAfter: requeued.startAfter }));
     const next = await afterLeavingRunning(client, ref.runner, handOffJob);
     await publishTaskEvent(client, ref.id, 'status');

@@ -32,7 +32,7 @@ interface RunningAttempt {
  * slot runs them, and pg-boss gives up on a job older than the runner's timeout plus two minutes
  * (task-lifecycle.ts, jobExpirySeconds): one more task must fit inside that.
  */
-const HAND_OFF_WINDOW_MS = 60_000;
+const HAND_OFF_WINDOW_MS = 30_000;
 
 export async function startTaskConsumer(deps: {
   boss: PgBoss;
@@ -43,8 +43,9 @@ export async function startTaskConsumer(deps: {
   heartbeatMs: number;
   logger: Logger;
 }): Promise<TaskConsumer> {
-  // Keyed by job: a stale job for a task this worker already runs must not displace its entry.
-  const running = new Map<string, RunningAttempt>();
+  // One entry per handler, not per job id: pg-boss may hand an expired job back under the same id
+  // to another slot of this worker while the first still runs (a hand-off chain can outlast it).
+  const running = new Set<RunningAttempt>();
   // The reason is made only for an attempt that is here: every task's end comes by, and an Error's stack costs.
   const stopAttempt = (taskId: string, reason: () => AttemptStopped): void => {
     for (const entry of running.values()) if (entry.taskId === taskId) entry.controller.abort(reason());
@@ -80,16 +81,18 @@ export async function startTaskConsumer(deps: {
     entry.done = deps.runTask(job.data.taskId, job.id, {
       claimed(taskId, attempt) {
         if (entry.attempt !== undefined || taskId !== entry.taskId) {
-          // A hand-off: a new attempt of another task, with a signal of its own.
+          // A hand-off: a new attempt of another task, with a signal of its own. One that a settle
+          // begun before the shutdown brought goes straight back to the queue.
           entry.controller = new AbortController();
           entry.taskId = taskId;
+          if (stopping) entry.controller.abort(new AttemptStopped('shutdown', 'worker shutting down'));
         }
         entry.attempt = attempt;
         return entry.controller.signal;
       },
       mayTakeNext: () => !stopping && Date.now() - fetchedAt < HAND_OFF_WINDOW_MS,
     });
-    running.set(job.id, entry);
+    running.add(entry);
     try {
       await entry.done;
     } catch (error) {
@@ -100,7 +103,7 @@ export async function startTaskConsumer(deps: {
       deps.logger[level]({ err: error, taskId: job.data.taskId }, 'running the task failed; its job will be retried');
       throw error;
     } finally {
-      running.delete(job.id);
+      running.delete(entry);
     }
   }
 

@@ -343,6 +343,9 @@ describe('cancel', () => {
     assert.equal((await jobsOf(high!['id'])).length, 1, 'no job beyond its submission\'s: the slot runs it');
     const { rows } = await stack.pool.query(`select job_id from berth.tasks where id = $1`, [high!['id']]);
     assert.equal(rows[0].job_id, slotJob);
+    // The same settle again, as after a commit whose answer was lost: the slot still gets its task.
+    const again = await lifecycle().settle(claim, success, { handOffJob: slotJob });
+    assert.deepEqual([again.settlement, again.next?.id, again.next?.attempt], ['superseded', high!['id'], 1]);
     // Past the limit (two running where a lowered limit allows one): the freed slot is not handed
     // on; the parked task gets a job instead, and its claim weighs the limit again.
     await stack.pool.query(`update berth.tasks set status = 'running', parked_at = null, attempts = 1, started_at = now(), heartbeat_at = now() where id = $1`, [low!['id']]);
