@@ -16,6 +16,7 @@ create table berth.schedules (
 create index schedules_due_idx on berth.schedules (next_tick_at) where not paused;
 
 create table berth.schedule_ticks (
+  id bigint generated always as identity primary key,
   schedule text not null references berth.schedules (name) on delete cascade,
   -- clock: a tick of the schedule's own; manual: POST /schedules/{name}/trigger.
   source text not null check (source in ('clock', 'manual')),
@@ -28,9 +29,11 @@ create table berth.schedule_ticks (
   missed integer not null default 0,
   task_id uuid references berth.tasks (id) on delete set null deferrable initially deferred,
   workflow_id uuid references berth.workflow_runs (id) on delete set null deferrable initially deferred,
-  recorded_at timestamptz not null default now(),
-  primary key (schedule, source, scheduled_for)
+  -- The clock's time, not the transaction's: ticks written in one pass keep their order.
+  recorded_at timestamptz not null default clock_timestamp()
 );
+-- The key that makes a clock tick start once. Manual triggers have none: each is a run of its own.
+create unique index schedule_ticks_clock_key on berth.schedule_ticks (schedule, scheduled_for) where source = 'clock';
 create index schedule_ticks_recent_idx on berth.schedule_ticks (schedule, recorded_at desc);
 -- For the set null when retention deletes a task or a run.
 create index schedule_ticks_task_idx on berth.schedule_ticks (task_id) where task_id is not null;
@@ -50,3 +53,8 @@ alter table berth.workflow_runs
   add column scheduled_for timestamptz,
   add constraint workflow_runs_scheduled check ((schedule is null) = (scheduled_for is null));
 create index workflow_runs_schedule_idx on berth.workflow_runs (schedule, id desc) where schedule is not null;
+create index workflow_runs_schedule_running_idx on berth.workflow_runs (schedule) where schedule is not null and status = 'running';
+
+-- A limited runner's slot handed to a parked task is found again by its job after a settle whose
+-- answer was lost (runner-slot-store.ts, findHandedOff).
+create index tasks_running_job_idx on berth.tasks (job_id) where status = 'running';

@@ -83,6 +83,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return typeof e?.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message);
 }
 
+/** A foreign key `constraint` refused a write: what it refers to is gone. */
+export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23503' && e.constraint === constraint;
+}
+
 /**
  * Runs `fn` again while the database is unavailable, up to `limitMs`: for writes that must not be
  * lost to a database restart (an attempt's result). Other errors are thrown at once.

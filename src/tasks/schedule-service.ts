@@ -7,9 +7,9 @@
  * (recorded in the same transaction as the task or run). A tick taken twice, by a process that died
  * between starting the run and moving the schedule on, finds its record and starts nothing more.
  */
-import { isDatabaseUnavailable, withTransaction, type Pool, type PoolClient } from '../db.ts';
+import { isDatabaseUnavailable, isForeignKeyViolation, withTransaction, type Pool, type PoolClient } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { localTime, parseCron, type CronClock } from '../cron.ts';
+import { CronError, localTime, parseCron, type CronClock } from '../cron.ts';
 import type { Logger } from '../logger.ts';
 import type { RunnersConfig, Schedule as ConfiguredSchedule } from '../runners/runner.ts';
 import type { Schedule, ScheduleDetail, ScheduleTick, ScheduleTriggered } from './schedule-schemas.ts';
@@ -18,7 +18,7 @@ import {
   listScheduleRows, lockDueSchedule, lockScheduleRow, lockSchedules, recentTicks, recordIdleTick, setPaused, tickRecorded, updateSchedule,
   type NewTick, type ScheduleRow, type StoredDefinition, type TickRecord,
 } from './schedule-store.ts';
-import { planTicks } from './schedule-ticks.ts';
+import { LATE_AFTER_MS, planTicks } from './schedule-ticks.ts';
 import { canonicalJson } from './request-hash.ts';
 import type { TaskService } from './task-service.ts';
 import type { WorkflowService } from './workflow-service.ts';
@@ -35,6 +35,11 @@ export interface ScheduleService {
   /** One run now, outside the clock: neither paused nor overlap holds it back. */
   trigger(name: string): Promise<ScheduleTriggered>;
 }
+
+/** Refusals that trying again cannot change: the target or its input, as this process's file has them. */
+const REFUSALS = new Set(['UNKNOWN_RUNNER', 'UNKNOWN_WORKFLOW', 'INPUT_INVALID']);
+/** A tick whose start failed otherwise (a callback host not resolving, say) is tried on each pass until this old. */
+const RETRY_FOR_MS = LATE_AFTER_MS - 5_000;
 
 const RECENT_TICKS = 10;
 const NEXT_TICKS = 5;
@@ -59,6 +64,19 @@ export function createScheduleService(deps: {
     return clock;
   }
 
+  /**
+   * For views: null for a stored expression this process cannot read (a seconds field another
+   * process's BERTH_TEST_CRON_SECONDS allowed), so one such schedule does not fail every read.
+   */
+  function readableClock(definition: StoredDefinition): CronClock | null {
+    try {
+      return clockOf(definition);
+    } catch (error) {
+      if (error instanceof CronError) return null;
+      throw error;
+    }
+  }
+
   /** Starts what the tick starts, in its own transaction, keyed by the tick. */
   async function start(definition: StoredDefinition, tick: NewTick): Promise<Pick<ScheduleTriggered, 'taskId' | 'workflowId'>> {
     const { kind, name } = definition.target;
@@ -70,7 +88,11 @@ export function createScheduleService(deps: {
     return { taskId: task.id, workflowId: null };
   }
 
-  /** One clock tick, under its schedule's lock. A refusal (a client's kind of error) is recorded, not retried. */
+  /**
+   * One clock tick, under its schedule's lock. A refusal is recorded at once; another failure is
+   * thrown (the whole pass is tried again a second later) until the tick is too old to start on
+   * time, and then recorded too; an outage is always thrown, and the tick waits for the database.
+   */
   async function takeTick(client: PoolClient, row: ScheduleRow, tick: NewTick): Promise<void> {
     if (await tickRecorded(client, row.name, tick.source, tick.scheduledFor)) return;
     if (row.definition.overlap === 'skip' && await hasUnfinishedRun(client, row.name)) {
@@ -81,9 +103,11 @@ export function createScheduleService(deps: {
     try {
       await start(row.definition, tick);
     } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-      await recordIdleTick(client, tick, 'failed', error.message);
-      logger.error({ schedule: row.name, scheduledFor: tick.scheduledFor, err: error }, 'tick could not start its run');
+      const refused = error instanceof AppError && REFUSALS.has(error.code);
+      const late = row.now.getTime() - tick.scheduledFor.getTime() >= RETRY_FOR_MS;
+      if (isDatabaseUnavailable(error) || (!refused && !late)) throw error;
+      await recordIdleTick(client, tick, 'failed', error instanceof Error ? error.message : String(error));
+      logger.error({ schedule: row.name, scheduledFor: tick.scheduledFor, err: error }, 'tick could not start its run; recorded as failed');
     }
   }
 
@@ -106,7 +130,7 @@ export function createScheduleService(deps: {
 
   function view(row: ScheduleRow, last: TickRecord | null): Schedule {
     const { definition } = row;
-    const clock = clockOf(definition);
+    const clock = readableClock(definition);
     return {
       name: row.name,
       cron: definition.cron,
@@ -117,7 +141,7 @@ export function createScheduleService(deps: {
       overlap: definition.overlap,
       missed: definition.missed,
       paused: row.paused,
-      nextTicks: clock.upcoming(row.now, NEXT_TICKS).map((at) => ({ utc: at.toISOString(), local: localTime(at, definition.timezone) })),
+      nextTicks: clock === null ? [] : clock.upcoming(row.now, NEXT_TICKS).map((at) => ({ utc: at.toISOString(), local: localTime(at, definition.timezone) })),
       lastTick: last === null ? null : tickView(last),
     };
   }
@@ -142,7 +166,8 @@ export function createScheduleService(deps: {
   return {
     sync: () => withTransaction(pool, async (client) => {
       const stored = new Map((await lockSchedules(client)).map((row) => [row.name, row]));
-      const now = stored.values().next().value?.now ?? await databaseNow(client);
+      // Read after the locks: a sync that waited for another's must not start a clock in the past.
+      const now = await databaseNow(client);
       for (const schedule of configured.values()) {
         const definition = storedDefinitionOf(schedule);
         const row = stored.get(schedule.name);
@@ -170,7 +195,7 @@ export function createScheduleService(deps: {
         } catch (error) {
           // One schedule's trouble must not hold back the others; its tick stays due for the next pass.
           if (isDatabaseUnavailable(error)) throw error;
-          logger.error({ schedule: name, err: error }, 'taking the schedule\'s tick failed; it stays due');
+          logger.warn({ schedule: name, err: error }, 'taking the schedule\'s tick failed; trying again in a second');
         }
       }
       return taken;
@@ -185,14 +210,20 @@ export function createScheduleService(deps: {
     pause: (name) => changePaused(name, true),
     resume: (name) => changePaused(name, false),
 
-    trigger: (name) => withTransaction(pool, async (client) => {
-      // Locked, so a sync removing the schedule waits for this start (or this finds it gone).
-      const row = await lockScheduleRow(client, name);
-      if (row === null) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+    async trigger(name) {
+      // No lock held across the start (it takes a connection of its own): a schedule removed
+      // meanwhile fails the tick's foreign key, and nothing is queued.
+      const row = await load(name);
       const tick: NewTick = { schedule: name, source: 'manual', scheduledFor: row.now, missed: 0 };
-      const started = await start(row.definition, tick);
-      return { schedule: name, scheduledFor: row.now.toISOString(), ...started };
-    }),
+      try {
+        return { schedule: name, scheduledFor: row.now.toISOString(), ...await start(row.definition, tick) };
+      } catch (error) {
+        if (isForeignKeyViolation(error, 'schedule_ticks_schedule_fkey')) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+        // The client sent nothing to correct: the stored definition does not suit this process's file.
+        if (error instanceof AppError && REFUSALS.has(error.code)) throw new AppError('SCHEDULE_REFUSED', `schedule '${name}' cannot start: ${error.message}`);
+        throw error;
+      }
+    },
   };
 }
 

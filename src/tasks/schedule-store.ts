@@ -77,9 +77,9 @@ export async function lockScheduleRow(db: Queryable, name: string): Promise<Sche
   return rows[0] === undefined ? null : toRow(rows[0]);
 }
 
-/** The database's clock, for a sync with no rows to read it from. */
+/** The database's clock now (not the transaction's start, which may be long past after waiting for locks). */
 export async function databaseNow(db: Queryable): Promise<Date> {
-  const { rows } = await db.query<{ now: Date }>(`select now() as now`);
+  const { rows } = await db.query<{ now: Date }>(`select clock_timestamp() as now`);
   return rows[0]!.now;
 }
 
@@ -158,8 +158,9 @@ export interface NewTick {
 }
 
 /**
- * Records the tick for what it started, in the transaction that queues it; when the tick is
- * recorded already, returns what it started then (a replay: nothing new is queued).
+ * Records the tick for what it started, in the transaction that queues it; when a clock tick is
+ * recorded already, returns what it started then (a replay: nothing new is queued). A manual
+ * trigger is never a replay.
  */
 export async function recordStartedTick(db: Queryable, tick: NewTick, created: Created): Promise<Created | null> {
   const inserted = await db.query(
@@ -244,13 +245,12 @@ export async function lastTicks(db: Queryable): Promise<Map<string, TickRecord>>
 export async function deleteExpiredTicks(db: Queryable, retentionMs: number, keep: number, limit: number): Promise<number> {
   const { rowCount } = await db.query(
     `delete from berth.schedule_ticks k
-      using (select schedule, source, scheduled_for
-               from (select schedule, source, scheduled_for, recorded_at,
-                            row_number() over (partition by schedule order by recorded_at desc) as newest
+      using (select id
+               from (select id, recorded_at, row_number() over (partition by schedule order by recorded_at desc) as newest
                        from berth.schedule_ticks) ranked
               where newest > $2 and recorded_at < now() - make_interval(secs => $1::bigint / 1000.0)
               limit $3) old
-      where k.schedule = old.schedule and k.source = old.source and k.scheduled_for = old.scheduled_for`,
+      where k.id = old.id`,
     [retentionMs, keep, limit],
   );
   return rowCount ?? 0;

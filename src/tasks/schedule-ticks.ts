@@ -28,8 +28,11 @@ export interface TickPlan {
 }
 
 export const LATE_AFTER_MS = 30_000;
-/** Missed ticks are counted up to this many (a per-minute schedule after a week down has 10,080). */
-export const MAX_COUNTED = 10_000;
+/**
+ * Missed ticks are counted up to this many: each costs a step of the clock (tens of microseconds),
+ * and a pass must not hold the worker's event loop while a frequent schedule catches up on a week.
+ */
+export const MAX_COUNTED = 1_000;
 
 /** `pending` is the schedule's earliest tick not yet taken; `now` is the database's clock. */
 export function planTicks(clock: TickClock, pending: Date, now: Date, missed: MissedPolicy): TickPlan {

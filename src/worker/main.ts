@@ -53,6 +53,21 @@ export async function startWorkerProcess(options: {
     logger.error({ err: error }, 'container engine unreachable at start');
   }
   const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  // A tick starts its task or run as a client's submission would, with the same checks.
+  const checkCallback = createCallbackCheck(runners.callbacks);
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
+  const watchShutdown = new AbortController();
+  const workflows = createWorkflowService({ pool, lifecycle, runners, watch: createTaskWatch({ pool, events, shutdown: watchShutdown.signal }), checkCallback });
+  const schedules = createScheduleService({ pool, runners, tasks, workflows, logger, cronSeconds: config.cronSeconds });
+  try {
+    // Before the worker takes work: a sync that fails stops the worker before it is half started.
+    await schedules.sync();
+  } catch (error) {
+    await events.close();
+    await boss.stop({ graceful: false });
+    await pool.end();
+    throw error;
+  }
   const label = await instanceLabel(pool, config.instance);
   const maintenance = startMaintenance({
     pool, lifecycle, engine, logger, leaseMs: config.leaseMs, retentionMs: config.retentionMs, instanceLabel: label,
@@ -62,13 +77,6 @@ export async function startWorkerProcess(options: {
     boss, lifecycle, events, runTask, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
   });
   await startCallbackSender({ boss, pool, settings: runners.callbacks, logger, ...(options.lookup === undefined ? {} : { lookup: options.lookup }) });
-  // A tick starts its task or run as a client's submission would, with the same checks.
-  const checkCallback = createCallbackCheck(runners.callbacks);
-  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
-  const watchShutdown = new AbortController();
-  const workflows = createWorkflowService({ pool, lifecycle, runners, watch: createTaskWatch({ pool, events, shutdown: watchShutdown.signal }), checkCallback });
-  const schedules = createScheduleService({ pool, runners, tasks, workflows, logger, cronSeconds: config.cronSeconds });
-  await schedules.sync();
   const scheduleClock = startScheduleClock({ schedules, logger });
   logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size, instance: label }, 'worker started');
   return {

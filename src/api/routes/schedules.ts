@@ -55,9 +55,10 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ schedules: ScheduleServ
       tags: ['schedules'],
       summary: 'Start one run of a schedule now, outside its clock',
       description: 'Starts what the schedule starts, with its input, whether or not it is paused or its last run is final. ' +
-        '202 means the task or run is stored; its scheduledFor is the time of the trigger.',
+        '202 means the task or run is stored; its scheduledFor is the time of the trigger. 409 SCHEDULE_REFUSED: what the ' +
+        'schedule starts is not in this process\'s runners file (or its input no longer suits it); nothing was queued.',
       params: ScheduleNameParams,
-      response: { 202: ScheduleTriggered, 404: ErrorRef, 503: ErrorRef },
+      response: { 202: ScheduleTriggered, 404: ErrorRef, 409: ErrorRef, 503: ErrorRef },
     },
   }, async (request, reply) => reply.code(202).send(await schedules.trigger(request.params.name)));
 };
