@@ -4,7 +4,7 @@
  * runner's lock (lockRunner) in the caller's transaction, so counts and slots agree across workers.
  */
 import { prepared, type Queryable } from '../db.ts';
-import { CLAIMABLE, CLAIMED_COLUMNS, toClaimed, type ClaimedTask, type ClaimRow } from './task-store.ts';
+import { CLAIM_SET, CLAIMABLE, CLAIMED_COLUMNS, RECORD_CLAIM, toClaimed, type ClaimedTask, type ClaimRow } from './task-store.ts';
 
 /** Serialises claims of one runner's tasks, so its concurrency limit holds across workers. */
 export async function lockRunner(db: Queryable, runner: string): Promise<void> {
@@ -71,13 +71,10 @@ export async function claimParkedTask(db: Queryable, runner: string, jobId: stri
           and (select count(*) from berth.tasks where runner = $1 and status = 'running') < $3
         order by priority desc, id limit 1 for update skip locked),
      claimed as (
-       update berth.tasks t set status = 'running', parked_at = null, attempts = attempts + 1, started_at = now(),
-           heartbeat_at = now(), next_attempt_at = null, job_id = $2
+       update berth.tasks t set ${CLAIM_SET}, parked_at = null
          from next where t.id = next.next_id
         returning ${CLAIMED_COLUMNS}),
-     recorded as (
-       insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
-     select * from claimed`,
+     ${RECORD_CLAIM}`,
     [runner, jobId, limit],
   ));
   return toClaimed(rows[0]);

@@ -148,14 +148,14 @@ export function createScheduleService(deps: {
 
   async function load(name: string): Promise<ScheduleRow> {
     const row = await findScheduleRow(pool, name);
-    if (row === null) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+    if (row === null) throw notFound(name);
     return row;
   }
 
   async function changePaused(name: string, paused: boolean): Promise<ScheduleDetail> {
     await withTransaction(pool, async (client) => {
       const row = await lockScheduleRow(client, name);
-      if (row === null) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+      if (row === null) throw notFound(name);
       if (row.paused === paused) return;
       // A resume starts from now: the ticks of the pause were not missed, they were not wanted.
       await setPaused(client, name, paused, paused ? null : clockOf(row.definition).next(row.now));
@@ -218,7 +218,7 @@ export function createScheduleService(deps: {
       try {
         return { schedule: name, scheduledFor: row.now.toISOString(), ...await start(row.definition, tick) };
       } catch (error) {
-        if (isForeignKeyViolation(error, 'schedule_ticks_schedule_fkey')) throw new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
+        if (isForeignKeyViolation(error, 'schedule_ticks_schedule_fkey')) throw notFound(name);
         // The client sent nothing to correct: the stored definition does not suit this process's file.
         if (error instanceof AppError && REFUSALS.has(error.code)) throw new AppError('SCHEDULE_REFUSED', `schedule '${name}' cannot start: ${error.message}`);
         throw error;
@@ -226,6 +226,8 @@ export function createScheduleService(deps: {
     },
   };
 }
+
+const notFound = (name: string): AppError => new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);
 
 /** What the database keeps of a configured schedule (its clock is rebuilt from cron and timezone). */
 function storedDefinitionOf(schedule: ConfiguredSchedule): StoredDefinition {

@@ -33,6 +33,9 @@ interface Row {
   now: Date;
 }
 
+/** A ScheduleRow's columns, with the database's clock beside them. */
+const SCHEDULE_SELECT = `select name, definition, next_tick_at, paused, now() as now from berth.schedules`;
+
 const toRow = (r: Row): ScheduleRow => ({ name: r.name, definition: r.definition, nextTickAt: r.next_tick_at, paused: r.paused, now: r.now });
 
 export type TickSource = 'clock' | 'manual';
@@ -54,24 +57,24 @@ export interface TickRecord {
 
 /** Every schedule row, locked for a sync. */
 export async function lockSchedules(db: Queryable): Promise<ScheduleRow[]> {
-  const { rows } = await db.query<Row>(`select name, definition, next_tick_at, paused, now() as now from berth.schedules order by name for update`);
+  const { rows } = await db.query<Row>(`${SCHEDULE_SELECT} order by name for update`);
   return rows.map(toRow);
 }
 
 export async function listScheduleRows(db: Queryable): Promise<ScheduleRow[]> {
-  const { rows } = await db.query<Row>(`select name, definition, next_tick_at, paused, now() as now from berth.schedules order by name`);
+  const { rows } = await db.query<Row>(`${SCHEDULE_SELECT} order by name`);
   return rows.map(toRow);
 }
 
 export async function findScheduleRow(db: Queryable, name: string): Promise<ScheduleRow | null> {
-  const { rows } = await db.query<Row>(`select name, definition, next_tick_at, paused, now() as now from berth.schedules where name = $1`, [name]);
+  const { rows } = await db.query<Row>(`${SCHEDULE_SELECT} where name = $1`, [name]);
   return rows[0] === undefined ? null : toRow(rows[0]);
 }
 
 /** The schedule, locked (a manual trigger's, or a pause's, transaction); null when there is none. */
 export async function lockScheduleRow(db: Queryable, name: string): Promise<ScheduleRow | null> {
   const { rows } = await db.query<Row>(
-    `select name, definition, next_tick_at, paused, now() as now from berth.schedules where name = $1 for no key update`,
+    `${SCHEDULE_SELECT} where name = $1 for no key update`,
     [name],
   );
   return rows[0] === undefined ? null : toRow(rows[0]);
@@ -121,7 +124,7 @@ export async function dueScheduleNames(db: Queryable, limit: number): Promise<st
  */
 export async function lockDueSchedule(db: Queryable, name: string): Promise<ScheduleRow | null> {
   const { rows } = await db.query<Row>(
-    `select name, definition, next_tick_at, paused, now() as now from berth.schedules
+    `${SCHEDULE_SELECT}
       where name = $1 and not paused and next_tick_at <= now() for no key update skip locked`,
     [name],
   );

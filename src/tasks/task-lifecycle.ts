@@ -25,7 +25,7 @@ import { claimParkedTask, countRunning, findHandedOff, lockQueuedTask, lockRunne
 import {
   cancelTask, claimTask, claimUnlimitedTask, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat,
   insertFailedTasks, insertTask, insertTasks, liveAttempts, lockTask, requeueTask, workflowOf,
-  type AttemptResult, type ClaimedTask, type FinishedTask, type LostAttempt, type NewTask,
+  type AttemptResult, type ClaimedTask, type FinishedTask, type LostAttempt, type NewTask, type ScheduledStart,
 } from './task-store.ts';
 import { createWorkflowProgress } from './workflow-progress.ts';
 import { lockRun, type LockedRun, type NewRun } from './workflow-store.ts';
@@ -316,7 +316,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
       return withTransaction<KeyedSubmission>(pool, async (client) => {
         const replay = await recordKeys(client, keys, { taskId: task.id });
         if (replay !== null) return replay;
-        const inserted = await insertTask(client, task);
+        const inserted = await insertTask(client, keys.tick === undefined ? task : { ...task, scheduled: scheduledBy(keys.tick) });
         await queue.enqueue(client, task.id, jobFor(task.runner, { priority: task.priority, startAfter: task.runAfter }));
         return { task: inserted };
       });
@@ -385,7 +385,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     submitWorkflow(run, input, keys = {}) {
       return withTransaction(pool, async (client) => {
         const replay = await recordKeys(client, keys, { workflowId: run.id });
-        if (replay === null) await progress.start(client, run, input);
+        if (replay === null) await progress.start(client, keys.tick === undefined ? run : { ...run, scheduled: scheduledBy(keys.tick) }, input);
         return replay;
       });
     },
@@ -425,6 +425,11 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     findLost: (leaseMs, limit) => findLostAttempts(pool, leaseMs, limit),
     liveAttempts: (attempts, leaseMs) => liveAttempts(pool, attempts, leaseMs),
   };
+}
+
+/** What a task or run started by a schedule's tick carries. */
+function scheduledBy(tick: NewTick): ScheduledStart {
+  return { schedule: tick.schedule, scheduledFor: tick.scheduledFor };
 }
 
 // Time a job may stay active beyond the runner's own timeout: container create, start and removal.

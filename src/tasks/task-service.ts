@@ -13,7 +13,7 @@ import { isTaskId, newTaskId } from './task-id.ts';
 import type { NewTick } from './schedule-store.ts';
 import type { Replay, SubmissionKeys, TaskLifecycle } from './task-lifecycle.ts';
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
-import { findTask, listTasks, type NewTask, type ScheduledStart } from './task-store.ts';
+import { findTask, listTasks, type NewTask } from './task-store.ts';
 
 /** A task as clients see it, for other features' reads (the callback sender); null when missing. */
 export function readTask(pool: Pool, id: string): Promise<Task | null> {
@@ -61,7 +61,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
   // Only an error that is not an outage can be one submission's fault (all were checked already).
   const insertGrouped = groupCommit(lifecycle.submit, { ...SUBMISSION_GROUP, mayBeOneItem: (error) => !isDatabaseUnavailable(error) });
 
-  /** With an Idempotency-Key or a webhook delivery id: the key and the task commit together, or the earlier task is returned. */
+  /** With an Idempotency-Key, a webhook delivery id or a schedule's tick: the key and the task commit together, or the earlier task is returned. */
   async function insertKeyed(task: NewTask, fingerprint: string, options: SubmitOptions): Promise<{ task: Task; created: boolean }> {
     const outcome = await lifecycle.submitKeyed(task, submissionKeys(options, fingerprint));
     if ('task' in outcome) return { task: outcome.task, created: true };
@@ -74,8 +74,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
       const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
       if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
       const item = prepare(submission, runner, callbackUrl);
-      if (options.tick !== undefined) return insertKeyed({ ...item, scheduled: scheduledBy(options.tick) }, requestHash(submission), options);
-      if (options.idempotencyKey !== undefined || options.delivery !== undefined) {
+      if (options.idempotencyKey !== undefined || options.delivery !== undefined || options.tick !== undefined) {
         return insertKeyed(item, requestHash(submission), options);
       }
       return { task: await insertGrouped(item), created: true };
@@ -121,11 +120,6 @@ export function submissionKeys(options: SubmitOptions, fingerprint: string): Sub
     ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
     ...(options.tick === undefined ? {} : { tick: options.tick }),
   };
-}
-
-/** What a task or run started by this tick carries. */
-export function scheduledBy(tick: NewTick): ScheduledStart {
-  return { schedule: tick.schedule, scheduledFor: tick.scheduledFor };
 }
 
 /**

@@ -276,6 +276,15 @@ export const CLAIMABLE = `status = 'queued' and parked_at is null
 /** What a claim returns: the columns of ClaimRow, from a task row just claimed. */
 export const CLAIMED_COLUMNS = `id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id`;
 
+/** What every claim sets (its statement's $2 is the job): queued → running, with a new attempt. */
+export const CLAIM_SET = `status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+           next_attempt_at = null, job_id = $2`;
+
+/** How every claim statement ends, after its update named `claimed`: the new attempt's record, and the claim. */
+export const RECORD_CLAIM = `recorded as (
+       insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
+     select * from claimed`;
+
 /**
  * queued → running, starting a new attempt and recording it, in one statement. null when the task
  * is not claimable (cancelled, claimed, not yet due). A limited runner's claim runs it after the
@@ -284,13 +293,10 @@ export const CLAIMED_COLUMNS = `id, runner, input::text as input_json, attempts,
 export async function claimTask(db: Queryable, id: string, jobId: string): Promise<ClaimedTask | null> {
   const { rows } = await db.query<ClaimRow>(prepared(
     `with claimed as (
-       update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
-           next_attempt_at = null, job_id = $2
+       update berth.tasks set ${CLAIM_SET}
         where id = $1 and ${CLAIMABLE}
         returning ${CLAIMED_COLUMNS}),
-     recorded as (
-       insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
-     select * from claimed`,
+     ${RECORD_CLAIM}`,
     [id, jobId],
   ));
   return toClaimed(rows[0]);
@@ -304,13 +310,10 @@ export async function claimTask(db: Queryable, id: string, jobId: string): Promi
 export async function claimUnlimitedTask(db: Queryable, id: string, jobId: string, limitedRunners: readonly string[]): Promise<ClaimedTask | null> {
   const { rows } = await db.query<ClaimRow>(prepared(
     `with claimed as (
-       update berth.tasks set status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
-           next_attempt_at = null, job_id = $2
+       update berth.tasks set ${CLAIM_SET}
         where id = $1 and ${CLAIMABLE} and runner <> all($3::text[])
         returning ${CLAIMED_COLUMNS}),
-     recorded as (
-       insert into berth.task_attempts (task_id, attempt) select id, attempts from claimed on conflict do nothing)
-     select * from claimed`,
+     ${RECORD_CLAIM}`,
     [id, jobId, limitedRunners],
   ));
   return toClaimed(rows[0]);

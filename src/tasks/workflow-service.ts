@@ -8,7 +8,7 @@ import type { Pool } from '../db.ts';
 import { selectPointer } from '../json-pointer.ts';
 import type { RunnersConfig, Workflow } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
-import { replayedId, scheduledBy, submissionKeys, type CallbackCheck, type SubmitOptions } from './task-service.ts';
+import { replayedId, submissionKeys, type CallbackCheck, type SubmitOptions } from './task-service.ts';
 import { decodeCursor, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
@@ -50,10 +50,10 @@ export function createWorkflowService(deps: {
       const input = submission.input ?? null;
       const id = newTaskId();
       const fingerprint = requestHash(submission);
-      const replay = await lifecycle.submitWorkflow({
-        id, workflow: workflow.name, inputJson: JSON.stringify(input), definition: definitionOf(workflow), callbackUrl,
-        ...(options.tick === undefined ? {} : { scheduled: scheduledBy(options.tick) }),
-      }, input, submissionKeys(options, fingerprint));
+      const replay = await lifecycle.submitWorkflow(
+        { id, workflow: workflow.name, inputJson: JSON.stringify(input), definition: definitionOf(workflow), callbackUrl },
+        input, submissionKeys(options, fingerprint),
+      );
       if (replay === null) return { run: await load(id), created: true };
       return { run: await load(replayedId(replay, fingerprint, 'workflowId')), created: false };
     },
