@@ -12,13 +12,14 @@ commands:
   start              both in one process, for local use
   migrate            apply database migrations and exit
   config check       validate the runners file and exit (non-zero on any problem)
+  key new            print a fresh API key and the sha256 line for the runners file
 
 options:
   --config <file>    runners file (default: $BERTH_CONFIG, else ./berth.yaml)
   -h, --help         print this help and exit
   --version          print Berth's version and exit`;
 
-export const COMMANDS = ['serve', 'worker', 'start', 'migrate', 'config check'] as const;
+export const COMMANDS = ['serve', 'worker', 'start', 'migrate', 'config check', 'key new'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export type CommandLine =

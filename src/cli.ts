@@ -8,10 +8,12 @@
  *   berth start            both in one process, for local use
  *   berth migrate          apply database migrations and exit
  *   berth config check     validate the runners file and exit
+ *   berth key new          print a fresh API key and its sha256 line
  *   --config <file>        runners file (default: $BERTH_CONFIG, else ./berth.yaml)
  *   --help, --version
  * (the command line itself: cli-args.ts)
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseCommandLine, USAGE, type Command } from './cli-args.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -22,6 +24,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { migrate } from './migrate.ts';
 import { StartupError } from './startup-error.ts';
 import { loadRunnersFile, type LoadRunnersOptions } from './runners/load-runners.ts';
+import { apiAccessMode } from './api/api-access.ts';
 import { startApiProcess } from './api/main.ts';
 import { startWorkerProcess, type Stoppable } from './worker/main.ts';
 
@@ -43,6 +46,7 @@ async function main(): Promise<number> {
 }
 
 async function run(command: Command, runnersFile: string | undefined): Promise<number> {
+  if (command === 'key new') return newKey();
   const config = loadConfig(process.env, runnersFile === undefined ? {} : { runnersFile });
   const logger = createLogger(config.logLevel, 'berth');
   switch (command) {
@@ -57,6 +61,14 @@ async function run(command: Command, runnersFile: string | undefined): Promise<n
   }
 }
 
+/** 32 random bytes: the key for the client, and only its digest for the file, which then holds no secret. */
+function newKey(): number {
+  const key = `berth_${randomBytes(32).toString('base64url')}`;
+  const digest = createHash('sha256').update(key, 'utf8').digest('hex');
+  process.stdout.write(`${key}\nsha256: "${digest}"\n`);
+  return 0;
+}
+
 /** From package.json, one folder up both from src/ and from the built dist/. */
 async function packageVersion(): Promise<string> {
   const manifest = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -65,10 +77,12 @@ async function packageVersion(): Promise<string> {
 
 /** A file with problems throws a ConfigError (every problem, workflows' too), which main() prints. */
 async function checkConfig(config: Config): Promise<number> {
-  const { runners, workflows, schedules } = await loadRunnersFile(config.runnersFile, runnersOptions(config));
+  const { runners, workflows, schedules, auth } = await loadRunnersFile(config.runnersFile, runnersOptions(config));
   const declared = [`${runners.size} runner(s): ${[...runners.keys()].join(', ')}`];
   if (workflows !== undefined && workflows.size > 0) declared.push(`${workflows.size} workflow(s): ${[...workflows.keys()].join(', ')}`);
   if (schedules !== undefined && schedules.size > 0) declared.push(`${schedules.size} schedule(s): ${[...schedules.keys()].join(', ')}`);
+  if (auth?.mode === 'keys') declared.push(`${auth.keys.length} API key(s): ${auth.keys.map((key) => key.name).join(', ')}`);
+  if (auth?.mode === 'none') declared.push('auth: none (the API serves without keys)');
   process.stdout.write(`${config.runnersFile}: ok, ${declared.join('; ')}\n`);
   return 0;
 }
@@ -102,6 +116,8 @@ async function withDatabase(config: Config, logger: Logger, fn: (database: Datab
 async function serve(command: 'serve' | 'worker' | 'start', config: Config, logger: Logger): Promise<number> {
   // Validate the runners file before touching the database: a bad file must fail fast.
   const runners = await loadRunnersFile(config.runnersFile, runnersOptions(config));
+  // So is an API that would listen beyond loopback without keys.
+  if (command !== 'worker') apiAccessMode(runners.auth, config.host);
   return withDatabase(config, logger, async (database) => {
     const parts: Stoppable[] = [];
     const options = { config, runners, databaseUrl: database.url, logger };

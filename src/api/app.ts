@@ -13,6 +13,7 @@ import type { TaskWatch } from '../tasks/task-watch.ts';
 import type { ScheduleService } from '../tasks/schedule-service.ts';
 import type { WorkflowService } from '../tasks/workflow-service.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
+import { registerApiAccess, type ApiAccessMode } from './api-access.ts';
 import { errorHandler } from './error-handler.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -35,6 +36,8 @@ export interface AppDeps {
   readonly readiness: ReadinessCheck;
   readonly bodyLimitBytes: number;
   readonly batchBodyLimitBytes?: number;
+  /** Who may use the API (api-access.ts); omitted: open, as for tests and the OpenAPI document. */
+  readonly access?: ApiAccessMode;
   /** Omitted: no request logging (tests, OpenAPI generation). */
   readonly logger?: FastifyBaseLogger;
 }
@@ -63,6 +66,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     throw new AppError('ROUTE_NOT_FOUND', `no route ${request.method} ${redactUrl(request.url)}`);
   });
   app.addSchema(ErrorResponse);
+  // Before any route, so that every route's scope is checked and documented as it is added.
+  registerApiAccess(app, deps.access ?? { kind: 'open' });
 
   await registerSwagger(app);
   await app.register(taskRoutes, { tasks: deps.tasks, watch: deps.watch, batchBodyLimitBytes: deps.batchBodyLimitBytes ?? deps.bodyLimitBytes * 16 });

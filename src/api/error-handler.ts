@@ -69,5 +69,6 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   const body = toErrorResponse(error);
   if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: body.code, message: body.message }, 'request rejected');
+  if (body.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="berth"');
   void reply.status(body.statusCode).type('application/json').send(body);
 }

@@ -18,6 +18,7 @@ import { createTaskService } from '../tasks/task-service.ts';
 import { createTaskWatch } from '../tasks/task-watch.ts';
 import { createWorkflowService } from '../tasks/workflow-service.ts';
 import { createWebhookService } from '../webhooks/webhook-service.ts';
+import { apiAccessMode } from './api-access.ts';
 import { buildApp } from './app.ts';
 
 export async function startApiProcess(options: {
@@ -28,6 +29,13 @@ export async function startApiProcess(options: {
 }): Promise<{ url: string; stop(): Promise<void> }> {
   const { config, runners, databaseUrl } = options;
   const logger = options.logger.child({ process: 'api' });
+  // Before anything is started: listening beyond loopback without keys is refused in one sentence.
+  const access = apiAccessMode(runners.auth, config.host);
+  if (access.kind === 'loopback') {
+    logger.warn({ host: config.host }, 'the runners file has no auth: section, so the API serves without keys, on a loopback address only');
+  } else if (access.kind === 'open') {
+    logger.warn({ host: config.host }, 'auth: none: the API serves without keys to anyone who can reach it');
+  }
   const pool = createPool(databaseUrl, { max: 10, applicationName: 'berth-api' });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   const boss = createBoss(databaseUrl, 'api');
@@ -55,6 +63,7 @@ export async function startApiProcess(options: {
     readiness: createReadinessCheck({ pool, engine }),
     bodyLimitBytes: config.bodyLimitBytes,
     batchBodyLimitBytes: config.batchBodyLimitBytes,
+    access,
     logger,
   });
   // Fastify closes the connections idle when close() starts; keep-alive connections of requests

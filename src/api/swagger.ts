@@ -28,6 +28,16 @@ export async function registerSwagger(app: FastifyInstance): Promise<void> {
         { name: 'runners', description: 'The configured runners' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key from the runners file\'s auth: section. Each operation names the scope it needs ' +
+              '(x-berth-scope): tasks:read, tasks:write or admin (which holds both).',
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

@@ -20,6 +20,7 @@ import { checkConfigShape, formatProblem, isMapping, type ConfigProblem } from '
 import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
 import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Schedule, Webhook, Workflow } from './runner.ts';
 import { resolveSchedules } from './schedule-config.ts';
+import { resolveAuth } from './auth-config.ts';
 import { splitShellWords } from './shell-words.ts';
 import { resolveWorkflows } from './workflow-config.ts';
 import { parseDuration, parseSize } from '../units.ts';
@@ -75,6 +76,7 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
   const webhooks = resolveWebhooks(section('webhooks'), { runner: new Set(runners.keys()), workflow: new Set(workflows.keys()) }, context);
   const callbacks = resolveCallbacks(section('callbacks'), context);
   checkCallbackDefaults({ runners, webhooks, workflows }, callbacks, context);
+  const auth = resolveAuth(section('auth'), { runners: new Set(runners.keys()), workflows: new Set(workflows.keys()) }, context);
   if (problems.length > 0) {
     throw new ConfigError(options.source, sortInFileOrder(problems, syntax.document).map(formatProblem));
   }
@@ -84,6 +86,7 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
     callbacks,
     workflows: workflows as ReadonlyMap<string, Workflow>,
     schedules: schedules as ReadonlyMap<string, Schedule>,
+    auth,
   });
 }
 

@@ -174,6 +174,28 @@ export const ScheduleEntry = Type.Object(
   { additionalProperties: false },
 );
 
+/** One API key: the secret (`key`, usually `${VAR}`) or only its SHA-256 (`sha256`), exactly one; auth-config.ts checks that. */
+export const ApiKeyEntry = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    key: Type.Optional(Type.String()),
+    sha256: Type.Optional(Type.String()),
+    scopes: Type.Array(Type.Enum(['tasks:read', 'tasks:write', 'admin']), { minItems: 1 }),
+    runners: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    workflows: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  },
+  { additionalProperties: false },
+);
+
+/** `auth: none` opens the API on purpose; otherwise the keys that may use it. */
+export const AuthEntry = Type.Union([
+  Type.Literal('none', { errorMessage: { const: 'must be none or a mapping with keys:' } }),
+  Type.Object(
+    { keys: Type.Array(ApiKeyEntry, { minItems: 1 }) },
+    { additionalProperties: false },
+  ),
+], { errorMessage: { anyOf: 'must be none or a mapping with keys:' } });
+
 /** The whole file. Entry names are keys; their pattern is checked in config-names.ts. */
 export const BerthConfigFile = Type.Object(
   {
@@ -194,6 +216,7 @@ export const BerthConfigFile = Type.Object(
     schedules: Type.Optional(Type.Record(Type.String(), ScheduleEntry, {
       errorMessage: { type: 'must be a mapping of schedule names to schedules' },
     })),
+    auth: Type.Optional(AuthEntry),
   },
   { additionalProperties: false },
 );

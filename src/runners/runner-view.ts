@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { AppError } from '../errors.ts';
+import { FULL_ACCESS, mayUseRunner, type Access } from './access.ts';
 import type { Runner, RunnersConfig } from './runner.ts';
 
 export const RunnerView = Type.Object(
@@ -32,12 +33,13 @@ export function toRunnerView(runner: Runner): RunnerView {
   };
 }
 
-export function listRunnerViews(config: RunnersConfig): RunnerView[] {
-  return [...config.runners.values()].map(toRunnerView);
+/** Only the runners `access` may use: a limited key learns nothing of the others. */
+export function listRunnerViews(config: RunnersConfig, access: Access = FULL_ACCESS): RunnerView[] {
+  return [...config.runners.values()].filter((runner) => mayUseRunner(access, runner.name)).map(toRunnerView);
 }
 
-export function getRunnerView(config: RunnersConfig, name: string): RunnerView {
+export function getRunnerView(config: RunnersConfig, name: string, access: Access = FULL_ACCESS): RunnerView {
   const runner = config.runners.get(name);
-  if (runner === undefined) throw new AppError('RUNNER_NOT_FOUND', `no runner named '${name}'`);
+  if (runner === undefined || !mayUseRunner(access, name)) throw new AppError('RUNNER_NOT_FOUND', `no runner named '${name}'`);
   return toRunnerView(runner);
 }

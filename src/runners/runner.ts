@@ -4,6 +4,7 @@
  * Nothing here reads files or the environment; load-runners.ts produces these.
  */
 import type { CronClock } from '../cron.ts';
+import type { Access } from './access.ts';
 import type { ErrorDetail } from '../errors.ts';
 
 export type OutputMode = 'json' | 'text';
@@ -150,6 +151,16 @@ export interface Schedule {
   readonly missed: 'skip' | 'once';
 }
 
+/** An API key: only its SHA-256 is kept, and what it may reach. */
+export interface ApiKey {
+  readonly name: string;
+  readonly sha256: Buffer;
+  readonly access: Access;
+}
+
+/** none: the API is open on purpose; keys: every request but health and webhooks needs one of them. */
+export type AuthSettings = { readonly mode: 'none' } | { readonly mode: 'keys'; readonly keys: readonly ApiKey[] };
+
 /** Everything the runners file declares. */
 export interface RunnersConfig {
   readonly runners: ReadonlyMap<string, Runner>;
@@ -157,4 +168,6 @@ export interface RunnersConfig {
   readonly callbacks?: CallbackSettings | undefined;
   readonly workflows?: ReadonlyMap<string, Workflow>;
   readonly schedules?: ReadonlyMap<string, Schedule>;
+  /** Undefined: no auth section, so Berth serves without keys, and only on a loopback address. */
+  readonly auth?: AuthSettings | undefined;
 }

@@ -117,7 +117,7 @@ export function checkUrl(value: unknown, path: readonly string[], context: Probl
   return undefined;
 }
 
-function expandSecret(value: unknown, path: readonly string[], context: SectionContext): string {
+export function expandSecret(value: unknown, path: readonly string[], context: SectionContext): string {
   if (typeof value !== 'string') return '';
   const expanded = expand(value, context.env);
   if ('error' in expanded) {

@@ -11,6 +11,7 @@ import { isDatabaseUnavailable, isForeignKeyViolation, withTransaction, type Poo
 import { AppError } from '../errors.ts';
 import { CronError, localTime, parseCron, type CronClock } from '../cron.ts';
 import type { Logger } from '../logger.ts';
+import { FULL_ACCESS, mayUseRunner, mayUseWorkflow, type Access } from '../runners/access.ts';
 import type { RunnersConfig, Schedule as ConfiguredSchedule } from '../runners/runner.ts';
 import type { Schedule, ScheduleDetail, ScheduleTick, ScheduleTriggered } from './schedule-schemas.ts';
 import {
@@ -28,12 +29,13 @@ export interface ScheduleService {
   sync(): Promise<void>;
   /** Takes every tick that is due; returns how many it took. */
   tickDue(): Promise<number>;
-  list(): Promise<Schedule[]>;
-  get(name: string): Promise<ScheduleDetail>;
-  pause(name: string): Promise<ScheduleDetail>;
-  resume(name: string): Promise<ScheduleDetail>;
+  /** A schedule whose runner or workflow is outside `access` is left out, and reads as missing below. */
+  list(access?: Access): Promise<Schedule[]>;
+  get(name: string, access?: Access): Promise<ScheduleDetail>;
+  pause(name: string, access?: Access): Promise<ScheduleDetail>;
+  resume(name: string, access?: Access): Promise<ScheduleDetail>;
   /** One run now, outside the clock: neither paused nor overlap holds it back. */
-  trigger(name: string): Promise<ScheduleTriggered>;
+  trigger(name: string, access?: Access): Promise<ScheduleTriggered>;
 }
 
 /** Refusals that trying again cannot change: the target or its input, as this process's file has them. */
@@ -146,13 +148,14 @@ export function createScheduleService(deps: {
     };
   }
 
-  async function load(name: string): Promise<ScheduleRow> {
+  async function load(name: string, access: Access = FULL_ACCESS): Promise<ScheduleRow> {
     const row = await findScheduleRow(pool, name);
-    if (row === null) throw notFound(name);
+    if (row === null || !reaches(access, row.definition)) throw notFound(name);
     return row;
   }
 
-  async function changePaused(name: string, paused: boolean): Promise<ScheduleDetail> {
+  async function changePaused(name: string, paused: boolean, access: Access): Promise<ScheduleDetail> {
+    await load(name, access);
     await withTransaction(pool, async (client) => {
       const row = await lockScheduleRow(client, name);
       if (row === null) throw notFound(name);
@@ -201,19 +204,19 @@ export function createScheduleService(deps: {
       return taken;
     },
 
-    async list() {
+    async list(access = FULL_ACCESS) {
       const [rows, last] = await Promise.all([listScheduleRows(pool), lastTicks(pool)]);
-      return rows.map((row) => view(row, last.get(row.name) ?? null));
+      return rows.filter((row) => reaches(access, row.definition)).map((row) => view(row, last.get(row.name) ?? null));
     },
 
-    get: async (name) => detail(await load(name)),
-    pause: (name) => changePaused(name, true),
-    resume: (name) => changePaused(name, false),
+    get: async (name, access = FULL_ACCESS) => detail(await load(name, access)),
+    pause: (name, access = FULL_ACCESS) => changePaused(name, true, access),
+    resume: (name, access = FULL_ACCESS) => changePaused(name, false, access),
 
-    async trigger(name) {
+    async trigger(name, access = FULL_ACCESS) {
       // No lock held across the start (it takes a connection of its own): a schedule removed
       // meanwhile fails the tick's foreign key, and nothing is queued.
-      const row = await load(name);
+      const row = await load(name, access);
       const tick: NewTick = { schedule: name, source: 'manual', scheduledFor: row.now, missed: 0 };
       try {
         return { schedule: name, scheduledFor: row.now.toISOString(), ...await start(row.definition, tick) };
@@ -225,6 +228,11 @@ export function createScheduleService(deps: {
       }
     },
   };
+}
+
+function reaches(access: Access, definition: StoredDefinition): boolean {
+  const { kind, name } = definition.target;
+  return kind === 'runner' ? mayUseRunner(access, name) : mayUseWorkflow(access, name);
 }
 
 const notFound = (name: string): AppError => new AppError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`);

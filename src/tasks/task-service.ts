@@ -6,6 +6,7 @@
 import { AppError, type ErrorDetail } from '../errors.ts';
 import { isDatabaseUnavailable, type Pool } from '../db.ts';
 import { groupCommit } from '../group-commit.ts';
+import { FULL_ACCESS, likePatterns, mayUseRunner, type Access } from '../runners/access.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { decodeCursor, pageOf } from './page-cursor.ts';
@@ -36,25 +37,29 @@ export interface SubmitOptions {
   readonly delivery?: { readonly webhook: string; readonly id: string };
   /** A schedule's tick: the task carries it, and a tick submitted twice returns the task the first one created. */
   readonly tick?: NewTick;
+  /** The API key's reach; omitted: everything (Berth's own callers: webhooks, schedules). */
+  readonly access?: Access;
 }
+
 
 export interface TaskService {
   /** `created` is false when an idempotent replay returned the task created the first time. */
   submitTask(submission: TaskSubmission, options?: SubmitOptions): Promise<{ task: Task; created: boolean }>;
   /** All or nothing: one invalid submission rejects the batch, naming each problem by its index. */
-  submitBatch(submissions: readonly TaskSubmission[]): Promise<Task[]>;
-  getTask(id: string): Promise<Task>;
-  listTasks(query: TaskListQuery): Promise<TaskPage>;
-  cancelTask(id: string): Promise<Task>;
+  submitBatch(submissions: readonly TaskSubmission[], access?: Access): Promise<Task[]>;
+  /** A task outside `access` reads as missing. */
+  getTask(id: string, access?: Access): Promise<Task>;
+  listTasks(query: TaskListQuery, access?: Access): Promise<TaskPage>;
+  cancelTask(id: string, access?: Access): Promise<Task>;
 }
 
 /** Concurrent single submissions share a transaction (group-commit.ts). */
 const SUBMISSION_GROUP = { maxGroup: 500, maxInFlight: 2 } as const;
 
 export function createTaskService({ pool, lifecycle, runners, checkCallback }: TaskServiceDeps): TaskService {
-  async function getTask(id: string): Promise<Task> {
+  async function getTask(id: string, access = FULL_ACCESS): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
-    if (task === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
+    if (task === null || !mayUseRunner(access, task.runner)) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
     return task;
   }
 
@@ -70,6 +75,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
 
   return {
     async submitTask(submission, options = {}) {
+      checkAccess(options.access ?? FULL_ACCESS, submission.runner, '/runner');
       const runner = checkSubmission(runners, submission);
       const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
       if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
@@ -80,7 +86,8 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
       return { task: await insertGrouped(item), created: true };
     },
 
-    async submitBatch(submissions) {
+    async submitBatch(submissions, access = FULL_ACCESS) {
+      submissions.forEach((submission, i) => checkAccess(access, submission.runner, `/tasks/${i}/runner`));
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
       await checkBatchCallbacks(checkCallback, callbackUrls);
@@ -89,7 +96,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
 
     getTask,
 
-    async listTasks(query) {
+    async listTasks(query, access = FULL_ACCESS) {
       const limit = query.limit ?? 50;
       const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       const items = await listTasks(pool, {
@@ -99,12 +106,13 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
         ...(query.workflowId === undefined ? {} : { workflowId: query.workflowId }),
         ...(query.schedule === undefined ? {} : { schedule: query.schedule }),
         ...(before === undefined ? {} : { before }),
+        ...(access.runners === undefined ? {} : { runnerLike: likePatterns(access.runners) }),
       });
       return pageOf(items, limit);
     },
 
-    async cancelTask(id) {
-      const task = await getTask(id);
+    async cancelTask(id, access = FULL_ACCESS) {
+      const task = await getTask(id, access);
       const cancelled = await lifecycle.cancel(task.id);
       const current = await getTask(id);
       if (!cancelled) throw new AppError('TASK_FINISHED', `task '${id}' is already ${current.status}`);
@@ -140,6 +148,14 @@ function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string
     id: newTaskId(), runner: runner.name, inputJson: JSON.stringify(submission.input ?? null), priority: submission.priority ?? 0,
     runAfter: startTime(submission), maxAttempts: runner.retries.limit + 1, callbackUrl,
   };
+}
+
+/** Before the runner is looked up: a limited key learns nothing of runners beyond its reach. */
+function checkAccess(access: Access, runner: string, path: string): void {
+  if (mayUseRunner(access, runner)) return;
+  throw new AppError('FORBIDDEN', `API key '${access.principal}' may not use runner '${runner}'`, {
+    details: [{ path, message: 'is not among the runners this API key may use' }],
+  });
 }
 
 function checkSubmission(runners: RunnersConfig, submission: TaskSubmission): Runner {

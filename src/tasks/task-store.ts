@@ -204,14 +204,19 @@ export async function findTasks(db: Queryable, ids: readonly string[]): Promise<
  * concurrent inserts: new tasks sort before the first page and never shift later ones.
  */
 export async function listTasks(
-  db: Queryable, filter: { runner?: string; status?: TaskStatus; workflowId?: string; schedule?: string; before?: string; limit: number },
+  db: Queryable, filter: {
+    runner?: string; status?: TaskStatus; workflowId?: string; schedule?: string; before?: string; limit: number;
+    /** Only runners matching one of these LIKE patterns (an API key's runners). */
+    runnerLike?: readonly string[];
+  },
 ): Promise<Task[]> {
   const { rows } = await db.query<TaskRow>(
     `select ${TASK_SELECT} from berth.tasks t
       where ($1::text is null or t.runner = $1) and ($2::text is null or t.status = $2)
         and ($3::uuid is null or t.id < $3) and ($5::uuid is null or t.workflow_id = $5) and ($6::text is null or t.schedule = $6)
+        and ($7::text[] is null or t.runner like any($7))
       order by t.id desc limit $4`,
-    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null, filter.schedule ?? null],
+    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null, filter.schedule ?? null, filter.runnerLike ?? null],
   );
   return rows.map(toTask);
 }

@@ -5,6 +5,7 @@
  * events sent while it was down are lost.
  */
 import { AppError } from '../errors.ts';
+import { FULL_ACCESS, mayUseRunner, type Access } from '../runners/access.ts';
 import type { Pool } from '../db.ts';
 import type { TaskEventKind, TaskEvents } from '../task-events.ts';
 import { readLog } from './log-store.ts';
@@ -16,24 +17,25 @@ import { findTask } from './task-store.ts';
 
 export interface TaskWatch {
   /** The task once it is final, or as it is when `waitMs` has passed (or the process shuts down). */
-  waitForTask(id: string, waitMs: number): Promise<Task>;
+  waitForTask(id: string, waitMs: number, access?: Access): Promise<Task>;
   /**
    * The same for anything whose end is announced as a 'final' event under `id` (a workflow run):
    * `load` reads it, `isDone` says whether it is final.
    */
   waitFor<T>(id: string, waitMs: number, load: () => Promise<T>, isDone: (value: T) => boolean): Promise<T>;
   /** stderr of one attempt (default: the latest) as stored now. */
-  readLogs(id: string, attempt?: number): Promise<Buffer>;
+  readLogs(id: string, attempt?: number, access?: Access): Promise<Buffer>;
   /** stderr as it is written, from the requested attempt (default: the latest) on, until the task is final. */
-  followLogs(id: string, attempt?: number): AsyncIterable<Buffer>;
+  followLogs(id: string, attempt?: number, access?: Access): AsyncIterable<Buffer>;
 }
 
 export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown: AbortSignal }): TaskWatch {
   const { pool, events, shutdown } = deps;
 
-  async function load(id: string): Promise<Task> {
+  /** A task outside `access` reads as missing, as in the task service. */
+  async function load(id: string, access: Access = FULL_ACCESS): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
-    if (task === null) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
+    if (task === null || !mayUseRunner(access, task.runner)) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
     return task;
   }
 
@@ -77,19 +79,19 @@ export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown
   }
 
   return {
-    waitForTask: (id, waitMs) => waitFor(id, waitMs, () => load(id), (task) => isFinal(task.status)),
+    waitForTask: (id, waitMs, access) => waitFor(id, waitMs, () => load(id, access), (task) => isFinal(task.status)),
     waitFor,
 
-    async readLogs(id, attempt) {
-      const task = await load(id);
+    async readLogs(id, attempt, access) {
+      const task = await load(id, access);
       const chunks = await readLog(pool, task.id, attempt ?? task.attempts, 0);
       return Buffer.concat(chunks.map((c) => c.content));
     },
 
-    async *followLogs(id, attempt) {
+    async *followLogs(id, attempt, access) {
       const watch = wakeOn(id, new Set(['log', 'final', 'status', 'resync']));
       try {
-        let task = await load(id);
+        let task = await load(id, access);
         let current = attempt ?? Math.max(task.attempts, 1);
         let seq = 0;
         for (;;) {
@@ -106,7 +108,7 @@ export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown
           }
           if (isFinal(task.status) || (attempt !== undefined && task.attempts > attempt) || shutdown.aborted) return;
           await watch.next(30_000);
-          task = await load(id);
+          task = await load(id, access);
         }
       } finally {
         watch.unsubscribe();

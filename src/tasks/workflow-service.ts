@@ -6,6 +6,7 @@
 import { AppError } from '../errors.ts';
 import type { Pool } from '../db.ts';
 import { selectPointer } from '../json-pointer.ts';
+import { FULL_ACCESS, likePatterns, mayUseWorkflow, type Access } from '../runners/access.ts';
 import type { RunnersConfig, Workflow } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { replayedId, submissionKeys, type CallbackCheck, type SubmitOptions } from './task-service.ts';
@@ -25,10 +26,10 @@ export interface WorkflowService {
   /** `created` is false when an idempotent replay (or a webhook's redelivery) returned the run created the first time. */
   submit(submission: WorkflowSubmission, options?: SubmitOptions): Promise<{ run: WorkflowRun; created: boolean }>;
   /** With waitMs, held until the run is final or the time is up. */
-  get(id: string, waitMs?: number): Promise<WorkflowRun>;
-  list(query: WorkflowRunListQuery): Promise<WorkflowRunPage>;
-  cancel(id: string): Promise<WorkflowRun>;
-  retry(id: string): Promise<WorkflowRun>;
+  get(id: string, waitMs?: number, access?: Access): Promise<WorkflowRun>;
+  list(query: WorkflowRunListQuery, access?: Access): Promise<WorkflowRunPage>;
+  cancel(id: string, access?: Access): Promise<WorkflowRun>;
+  retry(id: string, access?: Access): Promise<WorkflowRun>;
 }
 
 export function createWorkflowService(deps: {
@@ -36,14 +37,21 @@ export function createWorkflowService(deps: {
 }): WorkflowService {
   const { pool, lifecycle, watch } = deps;
 
-  async function load(id: string): Promise<WorkflowRun> {
+  /** A run outside `access` reads as missing. */
+  async function load(id: string, access = FULL_ACCESS): Promise<WorkflowRun> {
     const run = isTaskId(id) ? await findRun(pool, id) : null;
-    if (run === null) throw new AppError('WORKFLOW_RUN_NOT_FOUND', `no workflow run with id '${id}'`);
+    if (run === null || !mayUseWorkflow(access, run.workflow)) throw new AppError('WORKFLOW_RUN_NOT_FOUND', `no workflow run with id '${id}'`);
     return run;
   }
 
   return {
     async submit(submission, options = {}) {
+      const access = options.access ?? FULL_ACCESS;
+      if (!mayUseWorkflow(access, submission.workflow)) {
+        throw new AppError('FORBIDDEN', `API key '${access.principal}' may not use workflow '${submission.workflow}'`, {
+          details: [{ path: '/workflow', message: 'is not among the workflows this API key may use' }],
+        });
+      }
       const workflow = checkSubmission(deps.runners, submission);
       const callbackUrl = submission.callbackUrl ?? workflow.callback ?? null;
       if (callbackUrl !== null) await deps.checkCallback(callbackUrl, 'body/callbackUrl');
@@ -58,12 +66,13 @@ export function createWorkflowService(deps: {
       return { run: await load(replayedId(replay, fingerprint, 'workflowId')), created: false };
     },
 
-    async get(id, waitMs) {
-      if (waitMs === undefined || waitMs === 0) return load(id);
-      return watch.waitFor(id, waitMs, () => load(id), (run) => run.status !== 'running');
+    async get(id, waitMs, access = FULL_ACCESS) {
+      if (waitMs === undefined || waitMs === 0) return load(id, access);
+      await load(id, access);
+      return watch.waitFor(id, waitMs, () => load(id, access), (run) => run.status !== 'running');
     },
 
-    async list(query) {
+    async list(query, access = FULL_ACCESS) {
       const limit = query.limit ?? 50;
       const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       const items = await listRuns(pool, {
@@ -72,20 +81,21 @@ export function createWorkflowService(deps: {
         ...(query.status === undefined ? {} : { status: query.status }),
         ...(query.schedule === undefined ? {} : { schedule: query.schedule }),
         ...(before === undefined ? {} : { before }),
+        ...(access.workflows === undefined ? {} : { workflowLike: likePatterns(access.workflows) }),
       });
       return pageOf(items, limit);
     },
 
-    async cancel(id) {
-      await load(id);
+    async cancel(id, access = FULL_ACCESS) {
+      await load(id, access);
       const change = await lifecycle.cancelWorkflow(id);
       const run = await load(id);
       if (change === 'refused') throw new AppError('WORKFLOW_RUN_FINISHED', `workflow run '${id}' is already ${run.status}`);
       return run;
     },
 
-    async retry(id) {
-      await load(id);
+    async retry(id, access = FULL_ACCESS) {
+      await load(id, access);
       const change = await lifecycle.retryWorkflow(id);
       const run = await load(id);
       if (change === 'refused') throw new AppError('WORKFLOW_RUN_NOT_FAILED', `workflow run '${id}' is ${run.status}; only a failed run can be retried`);

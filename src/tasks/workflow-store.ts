@@ -268,14 +268,18 @@ export async function findRun(db: Queryable, id: string): Promise<WorkflowRun | 
 
 /** Newest first; ids are UUIDv7, so `id < before` pages are stable under concurrent submissions. */
 export async function listRuns(
-  db: Queryable, filter: { workflow?: string; status?: RunStatus; schedule?: string; before?: string; limit: number },
+  db: Queryable, filter: {
+    workflow?: string; status?: RunStatus; schedule?: string; before?: string; limit: number;
+    /** Only workflows matching one of these LIKE patterns (an API key's workflows). */
+    workflowLike?: readonly string[];
+  },
 ): Promise<WorkflowRun[]> {
   const { rows } = await db.query<RunViewRow>(
     `select ${RUN_SELECT} from berth.workflow_runs r
       where ($1::text is null or r.workflow = $1) and ($2::text is null or r.status = $2) and ($3::uuid is null or r.id < $3)
-        and ($5::text is null or r.schedule = $5)
+        and ($5::text is null or r.schedule = $5) and ($6::text[] is null or r.workflow like any($6))
       order by r.id desc limit $4`,
-    [filter.workflow ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.schedule ?? null],
+    [filter.workflow ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.schedule ?? null, filter.workflowLike ?? null],
   );
   return rows.map(toRun);
 }

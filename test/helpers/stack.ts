@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { PgBoss } from 'pg-boss';
+import { apiAccessMode } from '../../src/api/api-access.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { createCallbackCheck } from '../../src/callbacks/callback-check.ts';
 import { createPool, type Pool } from '../../src/db.ts';
@@ -25,8 +26,20 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const FIXTURE_RUNNERS = fileURLToPath(new URL('../fixtures/berth.yaml', import.meta.url));
 
+/** The secrets ${VAR} references in the fixtures name: test/fixtures/auth-runners.yaml's keys. */
+export const TEST_KEYS = {
+  reader: 'reader-key-0123456789abcdef',
+  writer: 'writer-key-0123456789abcdef',
+  scanner: 'scanner-key-0123456789abcdef',
+  // Only its SHA-256 is in the file.
+  ops: 'ops-key-0123456789abcdef',
+} as const;
+
 export function loadFixtureRunners(file = FIXTURE_RUNNERS, options: { cronSeconds?: boolean } = {}): Promise<RunnersConfig> {
-  return loadRunnersFile(file, { env: { BERTH_TEST_GREETING: 'hi from env' }, cronSeconds: options.cronSeconds ?? false });
+  return loadRunnersFile(file, {
+    env: { BERTH_TEST_GREETING: 'hi from env', KEY_READER: TEST_KEYS.reader, KEY_WRITER: TEST_KEYS.writer, KEY_SCANNER: TEST_KEYS.scanner },
+    cronSeconds: options.cronSeconds ?? false,
+  });
 }
 
 export const testLogger = createLogger(process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent', 'berth-test');
@@ -48,6 +61,8 @@ export async function startApiStack(options: {
   dockerHost?: string; bodyLimitBytes?: number; readiness?: ReadinessCheck;
   /** Another runners file (with BERTH_TEST_CRON_SECONDS's seconds field allowed when cronSeconds). */
   runnersFile?: string; cronSeconds?: boolean;
+  /** Guard the API as `berth serve` would on this listening address, from the file's auth: section; omitted: open. */
+  listenHost?: string;
 } = {}): Promise<ApiStack> {
   const database = await createTestDatabase();
   const pool = createPool(database.url, { max: 5 });
@@ -77,6 +92,7 @@ export async function startApiStack(options: {
     runners,
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    ...(options.listenHost === undefined ? {} : { access: apiAccessMode(runners.auth, options.listenHost) }),
     logger: testLogger,
   });
   await app.ready();

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,36 @@ test('serve refuses to start with an invalid runners file, before touching the d
   const result = await berth(['serve', '--config', INVALID], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
   assert.equal(result.code, 1);
   assert.match(result.stderr, /must be a positive duration/);
+});
+
+test('serve and start refuse, in one sentence and before the database, to listen beyond loopback with no auth: section', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'berth.yaml');
+  await writeFile(file, 'runners: { echo: { image: busybox } }\n');
+  for (const command of ['serve', 'start']) {
+    const result = await berth([command, '--config', file], { HOST: '0.0.0.0', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stderr, 'berth: Berth would listen on 0.0.0.0 without API keys: add an auth: section with keys to the runners file ' +
+      '(see the README\'s Security section; berth key new makes a key), write auth: none to serve without keys on purpose, or set HOST=127.0.0.1\n');
+  }
+});
+
+test('key new prints a fresh key and the sha256 line that config check accepts for it', async (t) => {
+  const first = await berth(['key', 'new']);
+  const second = await berth(['key', 'new']);
+  assert.equal(first.code, 0, first.stderr);
+  const [key, line] = first.stdout.trimEnd().split('\n');
+  assert.match(key!, /^berth_[A-Za-z0-9_-]{43}$/);
+  assert.notEqual(second.stdout.split('\n')[0], key);
+  const digest = /^sha256: "([0-9a-f]{64})"$/.exec(line!)?.[1];
+  assert.equal(digest, createHash('sha256').update(key!).digest('hex'));
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'berth.yaml');
+  await writeFile(file, `runners: { echo: { image: busybox } }\nauth:\n  keys:\n    - name: ci\n      ${line}\n      scopes: [admin]\n`);
+  const check = await berth(['config', 'check', '--config', file]);
+  assert.equal(check.stdout, `${file}: ok, 1 runner(s): echo; 1 API key(s): ci\n`, check.stderr);
 });
 
 test('invalid environment is reported whole', async () => {

@@ -9,10 +9,12 @@ const Status = Type.Object({ status: Type.String() }, { additionalProperties: fa
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ readiness: ReadinessCheck }> = async (app, { readiness }) => {
   app.get('/healthz', {
+    config: { scope: 'public' },
     schema: { tags: ['health'], summary: 'Liveness', response: { 200: Status } },
   }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', {
+    config: { scope: 'public' },
     schema: {
       tags: ['health'],
       summary: 'Readiness: database and container engine reachable',

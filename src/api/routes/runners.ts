@@ -8,15 +8,17 @@ import { getRunnerView, listRunnerViews, RunnerNameParams, RunnerView } from '..
 
 export const runnerRoutes: FastifyPluginAsyncTypebox<{ runners: RunnersConfig }> = async (app, { runners }) => {
   app.get('/runners', {
+    config: { scope: 'tasks:read' },
     schema: { tags: ['runners'], summary: 'List runners', response: { 200: Type.Array(RunnerView) } },
-  }, async () => listRunnerViews(runners));
+  }, async (request) => listRunnerViews(runners, request.access));
 
   app.get('/runners/:name', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['runners'],
       summary: 'Read one runner',
       params: RunnerNameParams,
       response: { 200: RunnerView, 404: Type.Ref('ErrorResponse') },
     },
-  }, async (request) => getRunnerView(runners, request.params.name));
+  }, async (request) => getRunnerView(runners, request.params.name, request.access));
 };

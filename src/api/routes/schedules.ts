@@ -11,15 +11,17 @@ const ErrorRef = Type.Ref('ErrorResponse');
 
 export const scheduleRoutes: FastifyPluginAsyncTypebox<{ schedules: ScheduleService }> = async (app, { schedules }) => {
   app.get('/schedules', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['schedules'],
       summary: 'List the schedules',
       description: 'Each with its definition, its next five ticks, its latest tick and whether it is paused.',
       response: { 200: ScheduleList },
     },
-  }, async () => ({ items: await schedules.list() }));
+  }, async (request) => ({ items: await schedules.list(request.access) }));
 
   app.get('/schedules/:name', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['schedules'],
       summary: 'Read a schedule: its next ticks and its latest ones',
@@ -28,9 +30,10 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ schedules: ScheduleServ
       params: ScheduleNameParams,
       response: { 200: ScheduleDetail, 404: ErrorRef },
     },
-  }, async (request) => schedules.get(request.params.name));
+  }, async (request) => schedules.get(request.params.name, request.access));
 
   app.post('/schedules/:name/pause', {
+    config: { scope: 'admin' },
     schema: {
       tags: ['schedules'],
       summary: 'Pause a schedule',
@@ -38,9 +41,10 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ schedules: ScheduleServ
       params: ScheduleNameParams,
       response: { 200: ScheduleDetail, 404: ErrorRef },
     },
-  }, async (request) => schedules.pause(request.params.name));
+  }, async (request) => schedules.pause(request.params.name, request.access));
 
   app.post('/schedules/:name/resume', {
+    config: { scope: 'admin' },
     schema: {
       tags: ['schedules'],
       summary: 'Resume a paused schedule',
@@ -48,9 +52,10 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ schedules: ScheduleServ
       params: ScheduleNameParams,
       response: { 200: ScheduleDetail, 404: ErrorRef },
     },
-  }, async (request) => schedules.resume(request.params.name));
+  }, async (request) => schedules.resume(request.params.name, request.access));
 
   app.post('/schedules/:name/trigger', {
+    config: { scope: 'admin' },
     schema: {
       tags: ['schedules'],
       summary: 'Start one run of a schedule now, outside its clock',
@@ -60,5 +65,5 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ schedules: ScheduleServ
       params: ScheduleNameParams,
       response: { 202: ScheduleTriggered, 404: ErrorRef, 409: ErrorRef, 503: ErrorRef },
     },
-  }, async (request, reply) => reply.code(202).send(await schedules.trigger(request.params.name)));
+  }, async (request, reply) => reply.code(202).send(await schedules.trigger(request.params.name, request.access)));
 };

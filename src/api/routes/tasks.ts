@@ -35,6 +35,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
   app, { tasks, watch, batchBodyLimitBytes },
 ) => {
   app.post('/tasks', {
+    config: { scope: 'tasks:write' },
     schema: {
       tags: ['tasks'],
       summary: 'Submit a task',
@@ -47,7 +48,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
     },
   }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    const { task, created } = await tasks.submitTask(request.body, key === undefined ? {} : { idempotencyKey: key });
+    const { task, created } = await tasks.submitTask(request.body, { ...(key === undefined ? {} : { idempotencyKey: key }), access: request.access });
     const waitSeconds = preferredWaitSeconds(request.headers.prefer);
     if (waitSeconds !== undefined) holdResponse(reply);
     const current = waitSeconds === undefined || isFinal(task.status) ? task : await watch.waitForTask(task.id, waitSeconds * 1000);
@@ -57,6 +58,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
   });
 
   app.post('/tasks/batch', {
+    config: { scope: 'tasks:write' },
     bodyLimit: batchBodyLimitBytes,
     schema: {
       tags: ['tasks'],
@@ -66,9 +68,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
       body: TaskBatch,
       response: { 202: TaskBatchResult, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
     },
-  }, async (request, reply) => reply.code(202).send({ tasks: await tasks.submitBatch(request.body.tasks) }));
+  }, async (request, reply) => reply.code(202).send({ tasks: await tasks.submitBatch(request.body.tasks, request.access) }));
 
   app.get('/tasks', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['tasks'],
       summary: 'List tasks, newest first',
@@ -76,9 +79,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
       querystring: TaskListQuery,
       response: { 200: TaskPage, 400: ErrorRef },
     },
-  }, async (request) => tasks.listTasks(request.query));
+  }, async (request) => tasks.listTasks(request.query, request.access));
 
   app.get('/tasks/:id', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['tasks'],
       summary: 'Read a task: status, output, error, attempts',
@@ -89,12 +93,13 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
     },
   }, async (request, reply) => {
     const wait = request.query.wait;
-    if (wait === undefined || wait === 0) return tasks.getTask(request.params.id);
+    if (wait === undefined || wait === 0) return tasks.getTask(request.params.id, request.access);
     holdResponse(reply);
-    return watch.waitForTask(request.params.id, wait * 1000);
+    return watch.waitForTask(request.params.id, wait * 1000, request.access);
   });
 
   app.post('/tasks/:id/cancel', {
+    config: { scope: 'tasks:write' },
     schema: {
       tags: ['tasks'],
       summary: 'Cancel a task',
@@ -102,9 +107,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
       params: TaskIdParams,
       response: { 200: Task, 404: ErrorRef, 409: ErrorRef },
     },
-  }, async (request) => tasks.cancelTask(request.params.id));
+  }, async (request) => tasks.cancelTask(request.params.id, request.access));
 
   app.get('/tasks/:id/logs', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['tasks'],
       summary: 'The task\'s stderr',
@@ -120,10 +126,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
   }, async (request, reply) => {
     const { follow, attempt } = request.query;
     void reply.type('text/plain; charset=utf-8');
-    if (follow !== true) return reply.send(await watch.readLogs(request.params.id, attempt));
+    if (follow !== true) return reply.send(await watch.readLogs(request.params.id, attempt, request.access));
     // Read the task once before streaming, so an unknown id is still a 404, not an empty stream.
-    await tasks.getTask(request.params.id);
+    await tasks.getTask(request.params.id, request.access);
     holdResponse(reply);
-    return reply.header('cache-control', 'no-cache').send(Readable.from(watch.followLogs(request.params.id, attempt)));
+    return reply.header('cache-control', 'no-cache').send(Readable.from(watch.followLogs(request.params.id, attempt, request.access)));
   });
 };

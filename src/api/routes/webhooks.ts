@@ -33,6 +33,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService
   });
 
   app.post('/webhooks/:name', {
+    // Each webhook has its own secret, checked by the service against the raw body.
+    config: { scope: 'public' },
     schema: {
       tags: ['webhooks'],
       summary: 'Receive a webhook (Jira, Asterisk or a Standard Webhooks sender) and start its task or workflow run',

@@ -23,6 +23,7 @@ const SubmitHeaders = Type.Object({
 
 export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowService }> = async (app, { workflows }) => {
   app.post('/workflows', {
+    config: { scope: 'tasks:write' },
     schema: {
       tags: ['workflows'],
       summary: 'Start a workflow run',
@@ -35,11 +36,12 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
     },
   }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    const { run, created } = await workflows.submit(request.body, key === undefined ? {} : { idempotencyKey: key });
+    const { run, created } = await workflows.submit(request.body, { ...(key === undefined ? {} : { idempotencyKey: key }), access: request.access });
     return reply.code(created ? 202 : 200).header('location', `/workflows/${run.id}`).send(run);
   });
 
   app.get('/workflows', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['workflows'],
       summary: 'List workflow runs, newest first',
@@ -47,9 +49,10 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
       querystring: WorkflowRunListQuery,
       response: { 200: WorkflowRunPage, 400: ErrorRef },
     },
-  }, async (request) => workflows.list(request.query));
+  }, async (request) => workflows.list(request.query, request.access));
 
   app.get('/workflows/:id', {
+    config: { scope: 'tasks:read' },
     schema: {
       tags: ['workflows'],
       summary: 'Read a workflow run: its status, output, and each step',
@@ -61,10 +64,11 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
   }, async (request, reply) => {
     const wait = request.query.wait;
     if (wait !== undefined && wait > 0) holdResponse(reply);
-    return workflows.get(request.params.id, wait === undefined ? undefined : wait * 1000);
+    return workflows.get(request.params.id, wait === undefined ? undefined : wait * 1000, request.access);
   });
 
   app.post('/workflows/:id/cancel', {
+    config: { scope: 'tasks:write' },
     schema: {
       tags: ['workflows'],
       summary: 'Cancel a workflow run',
@@ -73,9 +77,10 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
       params: WorkflowRunIdParams,
       response: { 200: WorkflowRun, 404: ErrorRef, 409: ErrorRef },
     },
-  }, async (request) => workflows.cancel(request.params.id));
+  }, async (request) => workflows.cancel(request.params.id, request.access));
 
   app.post('/workflows/:id/retry', {
+    config: { scope: 'tasks:write' },
     schema: {
       tags: ['workflows'],
       summary: 'Run a failed workflow run again from where it failed',
@@ -84,5 +89,5 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
       params: WorkflowRunIdParams,
       response: { 202: WorkflowRun, 404: ErrorRef, 409: ErrorRef },
     },
-  }, async (request, reply) => reply.code(202).send(await workflows.retry(request.params.id)));
+  }, async (request, reply) => reply.code(202).send(await workflows.retry(request.params.id, request.access)));
 };
