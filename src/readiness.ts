@@ -22,7 +22,11 @@ async function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
   }
 }
 
-/** `engine` undefined: this process does not use the engine, so its readiness does not depend on it. */
+/**
+ * `engine` undefined: this process does not use the engine, so its readiness does not depend on it.
+ * The answer names what is down and no more: the raw errors (socket paths, addresses) are the
+ * failure's cause, which the error handler logs.
+ */
 export function createReadinessCheck(deps: { pool: Pool; engine: ContainerEngine | undefined }): ReadinessCheck {
   return async () => {
     const [database, engine] = await Promise.allSettled([
@@ -30,12 +34,9 @@ export function createReadinessCheck(deps: { pool: Pool; engine: ContainerEngine
       deps.engine === undefined ? Promise.resolve() : withDeadline(deps.engine.ping(), 'container engine'),
     ]);
     const down: string[] = [];
-    if (database.status === 'rejected') down.push(`database unreachable: ${reason(database.reason)}`);
-    if (engine.status === 'rejected') down.push(`container engine unreachable: ${reason(engine.reason)}`);
-    if (down.length > 0) throw new AppError('NOT_READY', down.join('; '));
+    const causes: unknown[] = [];
+    if (database.status === 'rejected') { down.push('database unreachable'); causes.push(database.reason); }
+    if (engine.status === 'rejected') { down.push('container engine unreachable'); causes.push(engine.reason); }
+    if (down.length > 0) throw new AppError('NOT_READY', `not ready: ${down.join('; ')}`, { cause: new AggregateError(causes, down.join('; ')) });
   };
-}
-
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message || error.name : String(error);
 }

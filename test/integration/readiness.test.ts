@@ -1,5 +1,6 @@
 /**
- * /readyz names what is down: an unreachable engine, an unreachable database.
+ * /readyz names what is down: an unreachable engine, an unreachable database; never the raw error
+ * (a socket path, an address), which is for the log.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,8 +16,7 @@ test('readyz → 503 naming the engine when the engine is unreachable', async ()
     const response = await stack.app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(response.statusCode, 503);
     assert.equal(response.json().code, 'NOT_READY');
-    assert.match(response.json().message, /container engine unreachable/);
-    assert.doesNotMatch(response.json().message, /database/);
+    assert.equal(response.json().message, 'not ready: container engine unreachable');
   } finally {
     await stack.close();
   }
@@ -30,7 +30,7 @@ test('readyz → 503 naming the database when it is unreachable', async () => {
   try {
     const response = await stack.app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(response.statusCode, 503);
-    assert.match(response.json().message, /^database unreachable/);
+    assert.equal(response.json().message, 'not ready: database unreachable');
   } finally {
     await stack.close();
     await pool.end();
