@@ -20,6 +20,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** POST /tasks/batch carries up to 1,000 tasks, so it has a limit of its own. */
   readonly batchBodyLimitBytes: number;
+  /** Most requests one API process holds at once (wait=, Prefer: wait, follow=). */
+  readonly heldLimit: number;
   readonly outputLimitBytes: number;
   readonly logLimitBytes: number;
   readonly shutdownGraceMs: number;
@@ -75,6 +77,7 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
     workerConcurrency: read('BERTH_WORKER_CONCURRENCY', 4, parsePositiveInt, 'must be a positive integer'),
     bodyLimitBytes: read('BERTH_BODY_LIMIT', 1024 * 1024, parseBytes, 'must be a size such as 1048576 or "1MiB"'),
     batchBodyLimitBytes: read('BERTH_BATCH_BODY_LIMIT', 16 * 1024 * 1024, parseBytes, 'must be a size such as "16MiB"'),
+    heldLimit: read('BERTH_HELD_LIMIT', 1_000, parsePositiveInt, 'must be a positive integer'),
     outputLimitBytes: read('BERTH_OUTPUT_LIMIT', 10 * 1024 * 1024, parseBytes, 'must be a size such as "10MiB"'),
     logLimitBytes: read('BERTH_LOG_LIMIT', 1024 * 1024, parseBytes, 'must be a size such as "1MiB"'),
     shutdownGraceMs: read('BERTH_SHUTDOWN_GRACE', 30_000, parseSecondsOrDuration, 'must be seconds or a duration such as "30s"'),

@@ -29,6 +29,8 @@ export const errorCatalog = {
   BODY_TOO_LARGE: 413,
   URL_SEGMENT_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  TOO_MANY_HELD: 503,
   NOT_READY: 503,
   DATABASE_UNAVAILABLE: 503,
   INTERNAL: 500,
@@ -58,13 +60,16 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly statusCode: number;
   readonly details: readonly ErrorDetail[] | undefined;
+  /** Sent as Retry-After: when trying again may succeed (a 429, a 503 for load). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { details?: readonly ErrorDetail[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { details?: readonly ErrorDetail[]; cause?: unknown; retryAfterSeconds?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.statusCode = errorCatalog[code];
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

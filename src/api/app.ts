@@ -15,6 +15,7 @@ import type { WorkflowService } from '../tasks/workflow-service.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { registerApiAccess, type ApiAccessMode } from './api-access.ts';
 import { errorHandler } from './error-handler.ts';
+import { createHeldResponses } from './held-response.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { healthRoutes } from './routes/health.ts';
 import { runnerRoutes } from './routes/runners.ts';
@@ -36,6 +37,8 @@ export interface AppDeps {
   readonly readiness: ReadinessCheck;
   readonly bodyLimitBytes: number;
   readonly batchBodyLimitBytes?: number;
+  /** Most requests held at once (wait, follow); 1,000 when omitted. */
+  readonly heldLimit?: number;
   /** Who may use the API (api-access.ts); omitted: open, as for tests and the OpenAPI document. */
   readonly access?: ApiAccessMode;
   /** Omitted: no request logging (tests, OpenAPI generation). */
@@ -70,8 +73,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerApiAccess(app, deps.access ?? { kind: 'open' });
 
   await registerSwagger(app);
-  await app.register(taskRoutes, { tasks: deps.tasks, watch: deps.watch, batchBodyLimitBytes: deps.batchBodyLimitBytes ?? deps.bodyLimitBytes * 16 });
-  await app.register(workflowRoutes, { workflows: deps.workflows });
+  const held = createHeldResponses(deps.heldLimit ?? 1_000);
+  await app.register(taskRoutes, {
+    tasks: deps.tasks, watch: deps.watch, held, batchBodyLimitBytes: deps.batchBodyLimitBytes ?? deps.bodyLimitBytes * 16,
+  });
+  await app.register(workflowRoutes, { workflows: deps.workflows, held });
   await app.register(scheduleRoutes, { schedules: deps.schedules });
   await app.register(webhookRoutes, { webhooks: deps.webhooks });
   await app.register(runnerRoutes, { runners: deps.runners });

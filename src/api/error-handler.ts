@@ -70,5 +70,6 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: body.code, message: body.message }, 'request rejected');
   if (body.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="berth"');
+  if (isAppError(error) && error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
   void reply.status(body.statusCode).type('application/json').send(body);
 }

@@ -63,6 +63,7 @@ export async function startApiProcess(options: {
     readiness: createReadinessCheck({ pool, engine }),
     bodyLimitBytes: config.bodyLimitBytes,
     batchBodyLimitBytes: config.batchBodyLimitBytes,
+    heldLimit: config.heldLimit,
     access,
     logger,
   });

@@ -63,6 +63,7 @@ export async function startApiStack(options: {
   runnersFile?: string; cronSeconds?: boolean;
   /** Guard the API as `berth serve` would on this listening address, from the file's auth: section; omitted: open. */
   listenHost?: string;
+  heldLimit?: number;
 } = {}): Promise<ApiStack> {
   const database = await createTestDatabase();
   const pool = createPool(database.url, { max: 5 });
@@ -93,6 +94,7 @@ export async function startApiStack(options: {
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     ...(options.listenHost === undefined ? {} : { access: apiAccessMode(runners.auth, options.listenHost) }),
+    ...(options.heldLimit === undefined ? {} : { heldLimit: options.heldLimit }),
     logger: testLogger,
   });
   await app.ready();

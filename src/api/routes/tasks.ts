@@ -10,7 +10,7 @@ import type { TaskWatch } from '../../tasks/task-watch.ts';
 import {
   MAX_WAIT_SECONDS, Task, TaskBatch, TaskBatchResult, TaskIdParams, TaskListQuery, TaskLogsQuery, TaskPage, TaskSubmission, TaskWaitQuery,
 } from '../../tasks/task-schemas.ts';
-import { holdResponse } from '../held-response.ts';
+import type { HeldResponses } from '../held-response.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
@@ -31,8 +31,10 @@ function preferredWaitSeconds(prefer: string | undefined): number | undefined {
   return match === null ? undefined : Math.min(Number(match[1]), MAX_WAIT_SECONDS);
 }
 
-export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: TaskWatch; batchBodyLimitBytes: number }> = async (
-  app, { tasks, watch, batchBodyLimitBytes },
+export const taskRoutes: FastifyPluginAsyncTypebox<{
+  tasks: TaskService; watch: TaskWatch; held: HeldResponses; batchBodyLimitBytes: number;
+}> = async (
+  app, { tasks, watch, held, batchBodyLimitBytes },
 ) => {
   app.post('/tasks', {
     config: { scope: 'tasks:write' },
@@ -49,8 +51,9 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
   }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
     const { task, created } = await tasks.submitTask(request.body, { ...(key === undefined ? {} : { idempotencyKey: key }), access: request.access });
-    const waitSeconds = preferredWaitSeconds(request.headers.prefer);
-    if (waitSeconds !== undefined) holdResponse(reply);
+    // The task is stored: past the bound on held requests the preference goes unmet (202 at once), never a 503.
+    const preferred = preferredWaitSeconds(request.headers.prefer);
+    const waitSeconds = preferred !== undefined && held.tryHold(reply) ? preferred : undefined;
     const current = waitSeconds === undefined || isFinal(task.status) ? task : await watch.waitForTask(task.id, waitSeconds * 1000);
     if (waitSeconds !== undefined) void reply.header('preference-applied', `wait=${waitSeconds}`);
     const status = !created || (waitSeconds !== undefined && isFinal(current.status)) ? 200 : 202;
@@ -89,12 +92,12 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
       description: `With \`wait=N\` (seconds, at most ${MAX_WAIT_SECONDS}) the request is held until the task is final or N seconds pass.`,
       params: TaskIdParams,
       querystring: TaskWaitQuery,
-      response: { 200: Task, 404: ErrorRef },
+      response: { 200: Task, 404: ErrorRef, 503: ErrorRef },
     },
   }, async (request, reply) => {
     const wait = request.query.wait;
     if (wait === undefined || wait === 0) return tasks.getTask(request.params.id, request.access);
-    holdResponse(reply);
+    held.hold(reply);
     return watch.waitForTask(request.params.id, wait * 1000, request.access);
   });
 
@@ -121,6 +124,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
       response: {
         200: { description: 'stderr as written by the container', content: { 'text/plain': { schema: Type.String() } } },
         404: ErrorRef,
+        503: ErrorRef,
       },
     },
   }, async (request, reply) => {
@@ -129,7 +133,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService; watch: 
     if (follow !== true) return reply.send(await watch.readLogs(request.params.id, attempt, request.access));
     // Read the task once before streaming, so an unknown id is still a 404, not an empty stream.
     await tasks.getTask(request.params.id, request.access);
-    holdResponse(reply);
+    held.hold(reply);
     return reply.header('cache-control', 'no-cache').send(Readable.from(watch.followLogs(request.params.id, attempt, request.access)));
   });
 };

@@ -9,7 +9,7 @@ import type { WorkflowService } from '../../tasks/workflow-service.ts';
 import {
   WorkflowRun, WorkflowRunIdParams, WorkflowRunListQuery, WorkflowRunPage, WorkflowSubmission, WorkflowWaitQuery,
 } from '../../tasks/workflow-schemas.ts';
-import { holdResponse } from '../held-response.ts';
+import type { HeldResponses } from '../held-response.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
@@ -21,7 +21,7 @@ const SubmitHeaders = Type.Object({
   })),
 });
 
-export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowService }> = async (app, { workflows }) => {
+export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowService; held: HeldResponses }> = async (app, { workflows, held }) => {
   app.post('/workflows', {
     config: { scope: 'tasks:write' },
     schema: {
@@ -59,11 +59,11 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
       description: `With \`wait=N\` (seconds, at most ${MAX_WAIT_SECONDS}) the request is held until the run is final or N seconds pass.`,
       params: WorkflowRunIdParams,
       querystring: WorkflowWaitQuery,
-      response: { 200: WorkflowRun, 404: ErrorRef },
+      response: { 200: WorkflowRun, 404: ErrorRef, 503: ErrorRef },
     },
   }, async (request, reply) => {
     const wait = request.query.wait;
-    if (wait !== undefined && wait > 0) holdResponse(reply);
+    if (wait !== undefined && wait > 0) held.hold(reply);
     return workflows.get(request.params.id, wait === undefined ? undefined : wait * 1000, request.access);
   });
 
