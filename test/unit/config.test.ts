@@ -6,7 +6,7 @@ test('defaults', () => {
   const config = loadConfig({}, { cwd: '/srv' });
   assert.deepEqual(config, {
     databaseUrl: undefined, dataDir: '/srv/.berth', embeddedPostgresPort: 54329, port: 3000, host: '127.0.0.1',
-    dockerHost: undefined, runnersFile: '/srv/berth.yaml', workerConcurrency: 4, bodyLimitBytes: 1048576, batchBodyLimitBytes: 16777216,
+    dockerHost: undefined, runnersFile: '/srv/berth.yaml', workerConcurrency: 4, bodyLimitBytes: 1048576, batchBodyLimitBytes: 16777216, heldLimit: 1000,
     outputLimitBytes: 10485760, logLimitBytes: 1048576, shutdownGraceMs: 30000, logLevel: 'info', readyzChecksEngine: true,
     leaseMs: 30_000, retentionMs: 7 * 24 * 3600 * 1000, instance: undefined, cronSeconds: false,
   });
