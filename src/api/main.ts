@@ -47,7 +47,7 @@ export async function startApiProcess(options: {
   const engine = config.readyzChecksEngine ? createDockerEngine({ dockerHost: config.dockerHost }) : undefined;
   const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
   const checkCallback = createCallbackCheck(runners.callbacks);
-  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback, submissionLimitBytes: config.bodyLimitBytes });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
   const workflows = createWorkflowService({ pool, lifecycle, runners, watch, checkCallback });
   const schedules = createScheduleService({ pool, runners, tasks, workflows, logger, cronSeconds: config.cronSeconds });

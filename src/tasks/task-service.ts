@@ -29,6 +29,8 @@ export interface TaskServiceDeps {
   readonly lifecycle: TaskLifecycle;
   readonly runners: RunnersConfig;
   readonly checkCallback: CallbackCheck;
+  /** The largest single submission (BERTH_BODY_LIMIT): a batch's tasks are held to it too. Omitted: no bound. */
+  readonly submissionLimitBytes?: number;
 }
 
 export interface SubmitOptions {
@@ -56,7 +58,7 @@ export interface TaskService {
 /** Concurrent single submissions share a transaction (group-commit.ts). */
 const SUBMISSION_GROUP = { maxGroup: 500, maxInFlight: 2 } as const;
 
-export function createTaskService({ pool, lifecycle, runners, checkCallback }: TaskServiceDeps): TaskService {
+export function createTaskService({ pool, lifecycle, runners, checkCallback, submissionLimitBytes }: TaskServiceDeps): TaskService {
   async function getTask(id: string, access = FULL_ACCESS): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
     if (task === null || !mayUseRunner(access, task.runner)) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
@@ -88,6 +90,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
 
     async submitBatch(submissions, access = FULL_ACCESS) {
       submissions.forEach((submission, i) => checkAccess(access, submission.runner, `/tasks/${i}/runner`));
+      if (submissionLimitBytes !== undefined) checkBatchSizes(submissions, submissionLimitBytes);
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
       await checkBatchCallbacks(checkCallback, callbackUrls);
@@ -197,6 +200,21 @@ function checkBatch(runners: RunnersConfig, submissions: readonly TaskSubmission
     throw new AppError('VALIDATION_FAILED', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
   }
   return checked;
+}
+
+/**
+ * A batch may not carry a task that POST /tasks would refuse as too large: the batch's own limit is
+ * for many tasks, not for one big one. Each is measured as JSON (as it would be sent alone, without
+ * the whitespace of the batch body), and every one over is named.
+ */
+function checkBatchSizes(submissions: readonly TaskSubmission[], limitBytes: number): void {
+  const details = submissions.flatMap((submission, i) => {
+    const bytes = Buffer.byteLength(JSON.stringify(submission));
+    return bytes > limitBytes ? [{ path: `/tasks/${i}`, message: `is ${bytes} bytes as JSON, more than one submission may be (BERTH_BODY_LIMIT, ${limitBytes} bytes)` }] : [];
+  });
+  if (details.length > 0) {
+    throw new AppError('BODY_TOO_LARGE', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
+  }
 }
 
 /** Every refused URL is named, by the index of each submission that carries it; each distinct URL is checked once. */

@@ -79,7 +79,7 @@ export async function startApiStack(options: {
   const shutdown = new AbortController();
   const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
   const checkCallback = createCallbackCheck(runners.callbacks);
-  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
+  const tasks = createTaskService({ pool, lifecycle, runners, checkCallback, submissionLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
   const workflows = createWorkflowService({ pool, lifecycle, runners, watch, checkCallback });
   const schedules = createScheduleService({ pool, runners, tasks, workflows, logger: testLogger, cronSeconds });

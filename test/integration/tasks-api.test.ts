@@ -249,6 +249,20 @@ describe('POST /tasks/batch', () => {
     assert.deepEqual(await countQueued(stack.pool), before);
   });
 
+  test('each task of a batch obeys the single-submission limit, though the batch may be larger', async () => {
+    // This stack's body limit is 4096 bytes; the batch's is 16 times that.
+    const before = await countQueued(stack.pool);
+    const big = { runner: 'echo', input: 'x'.repeat(4_100) };
+    const refused = await postBatch({ tasks: [{ runner: 'echo' }, big, { runner: 'echo' }, big] });
+    assert.equal(refused.statusCode, 413, refused.body);
+    assert.equal(refused.json().code, 'BODY_TOO_LARGE');
+    assert.deepEqual(refused.json().details.map((d: { path: string }) => d.path), ['/tasks/1', '/tasks/3']);
+    assert.match(refused.json().details[0].message, /^is 4\d{3} bytes as JSON, more than one submission may be \(BERTH_BODY_LIMIT, 4096 bytes\)$/);
+    assert.deepEqual(await countQueued(stack.pool), before);
+    const many = Array.from({ length: 10 }, () => ({ runner: 'echo', input: 'x'.repeat(1_000) }));
+    assert.equal((await postBatch({ tasks: many })).statusCode, 202);
+  });
+
   test('shape errors name the item; empty and oversized batches are refused', async () => {
     const before = await countQueued(stack.pool);
     const shape = await postBatch({ tasks: [{ runner: 'echo' }, { runner: 'echo', extra: 1 }] });
