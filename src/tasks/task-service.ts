@@ -36,13 +36,15 @@ export interface SubmitOptions {
   readonly delivery?: { readonly webhook: string; readonly id: string };
   /** A schedule's tick: the task carries it, and a tick submitted twice returns the task the first one created. */
   readonly tick?: NewTick;
+  /** The W3C traceparent the request came with, already checked (trace-context.ts): kept on the task or run. */
+  readonly traceparent?: string;
 }
 
 export interface TaskService {
   /** `created` is false when an idempotent replay returned the task created the first time. */
   submitTask(submission: TaskSubmission, options?: SubmitOptions): Promise<{ task: Task; created: boolean }>;
-  /** All or nothing: one invalid submission rejects the batch, naming each problem by its index. */
-  submitBatch(submissions: readonly TaskSubmission[]): Promise<Task[]>;
+  /** All or nothing: one invalid submission rejects the batch, naming each problem by its index. Every task keeps the request's traceparent. */
+  submitBatch(submissions: readonly TaskSubmission[], options?: { readonly traceparent?: string }): Promise<Task[]>;
   getTask(id: string): Promise<Task>;
   listTasks(query: TaskListQuery): Promise<TaskPage>;
   cancelTask(id: string): Promise<Task>;
@@ -73,18 +75,18 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback }: T
       const runner = checkSubmission(runners, submission);
       const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
       if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
-      const item = prepare(submission, runner, callbackUrl);
+      const item = prepare(submission, runner, callbackUrl, options.traceparent);
       if (options.idempotencyKey !== undefined || options.delivery !== undefined || options.tick !== undefined) {
         return insertKeyed(item, requestHash(submission), options);
       }
       return { task: await insertGrouped(item), created: true };
     },
 
-    async submitBatch(submissions) {
+    async submitBatch(submissions, options = {}) {
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
       await checkBatchCallbacks(checkCallback, callbackUrls);
-      return lifecycle.submit(submissions.map((submission, i) => prepare(submission, runnersOf[i]!, callbackUrls[i]!)));
+      return lifecycle.submit(submissions.map((submission, i) => prepare(submission, runnersOf[i]!, callbackUrls[i]!, options.traceparent)));
     },
 
     getTask,
@@ -135,10 +137,10 @@ export function replayedId(replay: Replay, fingerprint: string, kind: 'taskId' |
 }
 
 /** A checked submission, ready to be written. */
-function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string | null): NewTask {
+function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string | null, traceparent: string | undefined): NewTask {
   return {
     id: newTaskId(), runner: runner.name, inputJson: JSON.stringify(submission.input ?? null), priority: submission.priority ?? 0,
-    runAfter: startTime(submission), maxAttempts: runner.retries.limit + 1, callbackUrl,
+    runAfter: startTime(submission), maxAttempts: runner.retries.limit + 1, callbackUrl, traceparent: traceparent ?? null,
   };
 }
 

@@ -9,6 +9,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { createCallbackCheck } from '../../src/callbacks/callback-check.ts';
 import { createPool, type Pool } from '../../src/db.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createMetrics } from '../../src/metrics.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../../src/queue.ts';
 import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.ts';
 import { loadRunnersFile } from '../../src/runners/load-runners.ts';
@@ -18,6 +19,7 @@ import { createScheduleService, type ScheduleService } from '../../src/tasks/sch
 import { createWorkflowService } from '../../src/tasks/workflow-service.ts';
 import { createTaskLifecycle } from '../../src/tasks/task-lifecycle.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
+import { createTaskFigures } from '../../src/tasks/task-figures.ts';
 import { createTaskWatch } from '../../src/tasks/task-watch.ts';
 import { createWebhookService } from '../../src/webhooks/webhook-service.ts';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
@@ -61,7 +63,8 @@ export async function startApiStack(options: {
   const engine = createDockerEngine({ dockerHost: options.dockerHost });
   const events = await startTaskEvents({ connectionString: database.url, logger: testLogger });
   const shutdown = new AbortController();
-  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  const metrics = createMetrics({ runners: [...runners.runners.keys()], figures: createTaskFigures(pool) });
+  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, observer: metrics });
   const checkCallback = createCallbackCheck(runners.callbacks);
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
@@ -70,13 +73,14 @@ export async function startApiStack(options: {
   await schedules.sync();
   const app = await buildApp({
     tasks,
-    webhooks: createWebhookService({ runners, tasks, workflows }),
+    webhooks: createWebhookService({ runners, tasks, workflows, observer: metrics }),
     watch,
     workflows,
     schedules,
     runners,
     readiness: options.readiness ?? createReadinessCheck({ pool, engine }),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    metrics,
     logger: testLogger,
   });
   await app.ready();
