@@ -151,7 +151,7 @@ export function createTaskLifecycle(deps: {
   /** Every transaction of the lifecycle: withTransaction, then what it observed is told. */
   async function transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const observations: (() => void)[] = [];
-    const result = await transaction(async (client) => {
+    const result = await withTransaction(pool, async (client) => {
       untold.set(client, observations);
       try {
         return await fn(client);
