@@ -5,6 +5,8 @@
  * - a job for every task that becomes queued (jobFor builds its options);
  * - a freed slot of a runner with a concurrency limit goes to its best parked task;
  * - a final status queues the task's callback and tells every process (afterFinal).
+ * Its observer (metrics, task-observer.ts) hears of tasks submitted, started and finished once the
+ * transaction that did it commits (transaction, tell), never of a change rolled back.
  *
  * Callers (the API's task service, the worker) decide *when*; this module decides *what*. Every
  * write on behalf of an attempt is fenced by that attempt (task-store.ts), so an attempt that lost
