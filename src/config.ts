@@ -36,6 +36,8 @@ export interface Config {
   readonly readyzChecksEngine: boolean;
   /** A test hook: schedules' cron expressions may have a leading seconds field, so tests need not wait minutes. */
   readonly cronSeconds: boolean;
+  /** The worker's port for /metrics, /healthz and /readyz (on `host`); unset: the worker serves no HTTP. 0: any free port. */
+  readonly metricsPort: number | undefined;
 }
 
 export class EnvConfigError extends Error {
@@ -87,7 +89,12 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
     readyzChecksEngine: read('BERTH_READYZ_ENGINE', true, parseBoolean, 'must be true or false'),
     cronSeconds: read('BERTH_TEST_CRON_SECONDS', false, (raw) => (raw === '1' ? true : raw === '0' ? false : undefined), 'must be 1 or 0'),
     logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), `must be one of ${LOG_LEVELS.join(', ')}`),
+    metricsPort: read<number | undefined>('BERTH_METRICS_PORT', undefined, parsePortOrZero, 'must be a TCP port (0-65535)'),
   };
+  if (config.metricsPort !== undefined && config.metricsPort !== 0 && config.metricsPort === config.port) {
+    // `berth start` runs the API and the worker in one process, on one HOST: both cannot have the port.
+    problems.push(`BERTH_METRICS_PORT: must differ from PORT (${config.port}), which the API listens on`);
+  }
   if (problems.length > 0) throw new EnvConfigError(problems);
   return Object.freeze(config);
 }

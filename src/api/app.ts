@@ -17,7 +17,9 @@ import { registerApiAccess, type ApiAccessMode } from './api-access.ts';
 import { errorHandler } from './error-handler.ts';
 import { createHeldResponses } from './held-response.ts';
 import { registerJsonBodyParser } from './json-body.ts';
+import { genReqId, registerRequestIdHeader } from './request-id.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes, type MetricsExposition } from './routes/metrics.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -35,6 +37,8 @@ export interface AppDeps {
   readonly webhooks: WebhookService;
   readonly runners: RunnersConfig;
   readonly readiness: ReadinessCheck;
+  /** What GET /metrics serves. */
+  readonly metrics: MetricsExposition;
   readonly bodyLimitBytes: number;
   readonly batchBodyLimitBytes?: number;
   /** Most requests held at once (wait, follow); 1,000 when omitted. */
@@ -56,11 +60,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Responses Berth holds on purpose (waits, followed logs) are exempt: see held-response.ts.
     connectionTimeout: 60_000,
     return503OnClosing: true,
+    genReqId,
     // Errors found before routing (a bad percent-encoding, an overlong path segment) get the same
     // {statusCode, code, message} shape as every other error, instead of Fastify's own.
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  registerRequestIdHeader(app);
   registerJsonBodyParser(app);
   registerUnreadBodyDiscard(app);
   app.setValidatorCompiler(createValidatorCompiler());
@@ -82,5 +88,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(webhookRoutes, { webhooks: deps.webhooks });
   await app.register(runnerRoutes, { runners: deps.runners });
   await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(metricsRoutes, { metrics: deps.metrics });
   return app;
 }

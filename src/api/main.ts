@@ -8,11 +8,13 @@ import type { Config } from '../config.ts';
 import { createPool } from '../db.ts';
 import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Logger } from '../logger.ts';
+import { createMetrics } from '../metrics.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
 import { createReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
 import { createScheduleService } from '../tasks/schedule-service.ts';
+import { createTaskFigures } from '../tasks/task-figures.ts';
 import { createTaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { createTaskService } from '../tasks/task-service.ts';
 import { createTaskWatch } from '../tasks/task-watch.ts';
@@ -45,7 +47,12 @@ export async function startApiProcess(options: {
   const events = await startTaskEvents({ connectionString: databaseUrl, logger });
   const shutdown = new AbortController();
   const engine = config.readyzChecksEngine ? createDockerEngine({ dockerHost: config.dockerHost }) : undefined;
-  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  // The API alone reports the database's figures: one source, the same on every replica.
+  const metrics = createMetrics({
+    runners: [...runners.runners.keys()], figures: createTaskFigures(pool),
+    onFiguresError: (error) => logger.warn({ err: error }, 'metrics: the database figures could not be read'),
+  });
+  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, observer: metrics });
   const checkCallback = createCallbackCheck(runners.callbacks);
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback, submissionLimitBytes: config.bodyLimitBytes });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
@@ -55,12 +62,13 @@ export async function startApiProcess(options: {
   await schedules.sync();
   const app = await buildApp({
     tasks,
-    webhooks: createWebhookService({ runners, tasks, workflows }),
+    webhooks: createWebhookService({ runners, tasks, workflows, observer: metrics }),
     watch,
     workflows,
     schedules,
     runners,
     readiness: createReadinessCheck({ pool, engine }),
+    metrics,
     bodyLimitBytes: config.bodyLimitBytes,
     batchBodyLimitBytes: config.batchBodyLimitBytes,
     heldLimit: config.heldLimit,

@@ -18,6 +18,7 @@ export async function buildOpenApiDocument(): Promise<unknown> {
     webhooks: { receive: inert },
     runners: { runners: new Map() },
     readiness: async () => undefined,
+    metrics: { contentType: 'text/plain', render: inert },
     bodyLimitBytes: 1,
   });
   try {

@@ -18,12 +18,18 @@ import { signStandardWebhook } from '../webhook-signatures.ts';
 // Callbacks wait on other people's servers, not on the engine: a few at once per worker.
 const CALLBACK_CONCURRENCY = 4;
 
+/** Told of each delivery attempt (metrics), in Berth's own types. */
+export interface CallbackObserver {
+  callbackDelivery(subject: 'task' | 'workflow', ok: boolean): void;
+}
+
 export async function startCallbackSender(deps: {
   boss: PgBoss;
   pool: Pool;
   settings: CallbackSettings | undefined;
   logger: Logger;
   lookup?: Lookup;
+  observer?: CallbackObserver;
 }): Promise<void> {
   const { settings } = deps;
   const post: GuardedFetch | undefined = settings === undefined ? undefined : createGuardedFetch({
@@ -52,6 +58,8 @@ interface Report {
   readonly type: string;
   readonly data: unknown;
   readonly subject: CallbackJob;
+  /** W3C traceparent of the task or run, sent as the traceparent header. */
+  readonly traceparent: string | null;
   record(outcome: Omit<CallbackAttempt, 'attempt'>): Promise<number>;
 }
 
@@ -65,19 +73,20 @@ async function reportOf(pool: Pool, job: CallbackJob): Promise<Report | null> {
     if (run === null || run.callbackUrl === null || run.finishedAt !== new Date(job.endedAt).toISOString()) return null;
     return {
       url: run.callbackUrl, messageId: `workflow_${run.id}_${Date.parse(job.endedAt)}`, type: `workflow.${run.status}`, data: run, subject: job,
+      traceparent: run.traceparent,
       record: (outcome) => recordRunCallbackAttempt(pool, run.id, outcome),
     };
   }
   const task = await readTask(pool, job.taskId);
   if (task === null || task.callbackUrl === null) return null;
   return {
-    url: task.callbackUrl, messageId: `task_${task.id}`, type: `task.${task.status}`, data: task, subject: job,
+    url: task.callbackUrl, messageId: `task_${task.id}`, type: `task.${task.status}`, data: task, subject: job, traceparent: task.traceparent,
     record: (outcome) => recordCallbackAttempt(pool, task.id, outcome),
   };
 }
 
 async function deliver(
-  deps: { pool: Pool; logger: Logger }, settings: CallbackSettings, post: GuardedFetch, job: CallbackJob,
+  deps: { pool: Pool; logger: Logger; observer?: CallbackObserver }, settings: CallbackSettings, post: GuardedFetch, job: CallbackJob,
 ): Promise<void> {
   const report = await reportOf(deps.pool, job);
   if (report === null) return;
@@ -93,6 +102,7 @@ async function deliver(
         'webhook-id': report.messageId,
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signStandardWebhook(settings.signingKey, report.messageId, timestamp, body),
+        ...(report.traceparent === null ? {} : { traceparent: report.traceparent }),
       },
       body,
     });
@@ -101,6 +111,7 @@ async function deliver(
     outcome = { statusCode: null, error: (error as Error).message };
   }
   const attempt = await report.record(outcome);
+  deps.observer?.callbackDelivery('workflowId' in job ? 'workflow' : 'task', outcome.error === null);
   if (outcome.error !== null) {
     deps.logger.warn({ ...report.subject, attempt, url: report.url, error: outcome.error }, 'callback delivery failed; it will be retried while retries remain');
     throw new Error(`callback to ${report.url} failed: ${outcome.error}`);

@@ -46,6 +46,12 @@ export interface DockerEngineOptions {
   readonly dockerHost?: string;
   /** Bounds on the engine's answers; each one left out is taken from DEFAULT_ENGINE_TIMEOUTS. */
   readonly timeouts?: Partial<EngineTimeouts>;
+  /** Told how long each container create and start took, and whether it worked (metrics). */
+  readonly observer?: ContainerOpObserver;
+}
+
+export interface ContainerOpObserver {
+  containerOp(operation: 'create' | 'start', durationMs: number, ok: boolean): void;
 }
 
 interface Engine {
@@ -54,6 +60,7 @@ interface Engine {
   readonly timeouts: EngineTimeouts;
   readonly watch: EngineWatch;
   readonly kind: () => Promise<EngineKind>;
+  readonly observer: ContainerOpObserver | undefined;
 }
 
 export function createDockerEngine(options: DockerEngineOptions): ContainerEngine {
@@ -66,7 +73,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
   // The typings omit the options both calls accept.
   const ping = (abortSignal: AbortSignal): Promise<unknown> => (docker.ping as (options: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal });
   const engine: Engine = {
-    docker, address, timeouts,
+    docker, address, timeouts, observer: options.observer,
     watch: new EngineWatch(ping, timeouts),
     kind: rememberEngineKind(() => call('asking the engine its version', (abortSignal) =>
       (docker.version as (options: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal }))),
@@ -106,7 +113,7 @@ async function runContainer(engine: Engine, spec: ContainerSpec, options: RunOpt
     const call = boundedCalls(engine.timeouts.requestMs, lease.signal);
     const kind = await Promise.race([engine.kind(), lease.gone])
       .catch((error: unknown) => { throw toEngineError(error, 'engine_failure', 'asking the engine its version'); });
-    const id = await createContainer(engine.address, call, spec, (name) => removeContainer(engine.docker.getContainer(name), call));
+    const id = await timed(engine, 'create', () => createContainer(engine.address, call, spec, (name) => removeContainer(engine.docker.getContainer(name), call)));
     const container = engine.docker.getContainer(id);
     let outcome: ContainerOutcome;
     try {
@@ -173,7 +180,7 @@ async function superviseContainer(
     const exited = container.wait({ condition: 'next-exit', abortSignal: AbortSignal.any([stopWaiting.signal, lease.signal]) });
     // Read below; until then a rejection (aborted, engine gone) must not be unhandled.
     exited.catch(() => undefined);
-    await startContainer(container, call);
+    await timed(engine, 'start', () => startContainer(container, call));
     stopper.markStarted();
     feedStdin(streams, spec.stdin);
     await Promise.race([outputDone, stopper.failure, stopper.afterKill(KILL_GRACE_MS), lease.gone]);
@@ -209,6 +216,19 @@ function buildOutcome(
     aborted: reason === 'abort',
     durationMs: Date.now() - startedAt,
   };
+}
+
+async function timed<T>(engine: Engine, operation: 'create' | 'start', fn: () => Promise<T>): Promise<T> {
+  if (engine.observer === undefined) return fn();
+  const began = performance.now();
+  try {
+    const result = await fn();
+    engine.observer.containerOp(operation, performance.now() - began, true);
+    return result;
+  } catch (error) {
+    engine.observer.containerOp(operation, performance.now() - began, false);
+    throw error;
+  }
 }
 
 async function startContainer(container: Docker.Container, call: EngineCall): Promise<void> {

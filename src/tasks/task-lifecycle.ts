@@ -5,12 +5,14 @@
  * - a job for every task that becomes queued (jobFor builds its options);
  * - a freed slot of a runner with a concurrency limit goes to its best parked task;
  * - a final status queues the task's callback and tells every process (afterFinal).
+ * Its observer (metrics, task-observer.ts) hears of tasks submitted, started and finished once the
+ * transaction that did it commits (transaction, tell), never of a change rolled back.
  *
  * Callers (the API's task service, the worker) decide *when*; this module decides *what*. Every
  * write on behalf of an attempt is fenced by that attempt (task-store.ts), so an attempt that lost
  * its claim changes nothing. What this module does not do: run containers, or judge their outcome.
  */
-import { withTransaction, type Pool, type PoolClient } from '../db.ts';
+import { withTransaction, type Pool, type PoolClient, type Queryable } from '../db.ts';
 import type { EnqueueOptions, TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { publishTaskEvent, taskEventNotice } from '../task-events.ts';
@@ -21,6 +23,7 @@ import { replaceLog } from './log-store.ts';
 import { recordStartedTick, type NewTick } from './schedule-store.ts';
 import { isRetryable, retryDelayMs } from './retry-policy.ts';
 import type { Task } from './task-schemas.ts';
+import { NO_TASK_OBSERVER, type TaskObserver } from './task-observer.ts';
 import { claimParkedTask, countRunning, findHandedOff, lockQueuedTask, lockRunner, parkIfFull, unparkTasks } from './runner-slot-store.ts';
 import {
   cancelTask, claimTask, claimUnlimitedTask, dueLater, findLostAttempts, finishTask, finishTaskAlone, heartbeat,
@@ -134,10 +137,44 @@ export class NotYetDue extends Error {
   }
 }
 
-export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runners: RunnersConfig; random?: () => number }): TaskLifecycle {
+export function createTaskLifecycle(deps: {
+  pool: Pool; queue: TaskQueue; runners: RunnersConfig; random?: () => number;
+  /** Told of tasks submitted, started and finished (metrics); told nothing by default. */
+  observer?: TaskObserver;
+}): TaskLifecycle {
   const { pool, queue, runners } = deps;
+  const observer = deps.observer ?? NO_TASK_OBSERVER;
   const limited = [...runners.runners.values()].filter((r) => r.concurrency !== undefined);
   const limitedNames = limited.map((r) => r.name);
+
+  /** What each open transaction has to tell the observer: told once it commits, dropped if it rolls back. */
+  const untold = new WeakMap<Queryable, (() => void)[]>();
+
+  /** Every transaction of the lifecycle: withTransaction, then what it observed is told. */
+  async function transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const observations: (() => void)[] = [];
+    const result = await withTransaction(pool, async (client) => {
+      untold.set(client, observations);
+      try {
+        return await fn(client);
+      } finally {
+        untold.delete(client);
+      }
+    });
+    for (const observation of observations) observation();
+    return result;
+  }
+
+  /** An observation made in `client`'s transaction (told after its commit), or outside one (told now). */
+  function tell(client: Queryable, observation: () => void): void {
+    const pending = untold.get(client);
+    if (pending === undefined) observation();
+    else pending.push(observation);
+  }
+
+  function submitted(client: Queryable, tasks: readonly NewTask[]): void {
+    tell(client, () => { for (const task of tasks) observer.submitted(task.runner); });
+  }
 
   /** Keys are recorded first, so a duplicate is found before anything else is written (their foreign keys are deferred). */
   async function recordKeys(client: PoolClient, keys: SubmissionKeys, created: Created): Promise<Replay | null> {
@@ -193,6 +230,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
   async function cancelOne(client: PoolClient, taskId: string): Promise<{ finished: FinishedTask; freed: string | null } | null> {
     const cancelled = await cancelTask(client, taskId);
     if (cancelled === null) return null;
+    tell(client, () => observer.finished(cancelled.runner, 'cancelled', cancelled.finished.durationMs));
     if (cancelled.previous !== 'running') return { finished: cancelled.finished, freed: null };
     await endAttempt(client, taskId, cancelled.attempt, { exitCode: null, errorCode: 'cancelled', errorMessage: 'cancelled by a client' });
     return { finished: cancelled.finished, freed: cancelled.runner };
@@ -203,9 +241,14 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     tasks: {
       async queue(client, tasks) {
         await insertTasks(client, tasks);
+        submitted(client, tasks);
         await queue.enqueueMany(client, tasks.map((task) => ({ taskId: task.id, options: jobFor(task.runner, { priority: task.priority }) })));
       },
-      reject: (client, tasks) => insertFailedTasks(client, tasks),
+      async reject(client, tasks) {
+        await insertFailedTasks(client, tasks);
+        submitted(client, tasks);
+        tell(client, () => { for (const task of tasks) observer.finished(task.runner, 'failed', null); });
+      },
       async cancel(client, taskIds) {
         const freed = new Set<string>();
         for (const taskId of taskIds) {
@@ -237,7 +280,10 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     await lockRunner(client, runner);
     if (handOffJob !== undefined) {
       const next = await claimParkedTask(client, runner, handOffJob, limit);
-      if (next !== null) return next;
+      if (next !== null) {
+        tell(client, () => observer.started(next.runner, next.queuedMs));
+        return next;
+      }
     }
     for (const next of await unparkTasks(client, runner, 1)) {
       await queue.enqueue(client, next.id, jobFor(runner, { priority: next.priority }));
@@ -257,6 +303,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
   async function finish(client: PoolClient, ref: AttemptRef, result: AttemptResult, run: LockedRun | null, handOffJob: string | undefined): Promise<Settled> {
     const finished = await finishTask(client, ref.id, ref.attempt, result);
     if (finished === null) return superseded(client, ref, handOffJob);
+    tell(client, () => observer.finished(ref.runner, result.status, finished.durationMs));
     const next = await afterLeavingRunning(client, ref.runner, handOffJob);
     await afterFinal(client, ref.id, finished, run);
     return { settlement: 'finished', next };
@@ -303,8 +350,9 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
 
   return {
     async submit(tasks) {
-      const inserted = await withTransaction(pool, async (client) => {
+      const inserted = await transaction(async (client) => {
         const rows = await insertTasks(client, tasks);
+        submitted(client, tasks);
         await queue.enqueueMany(client, tasks.map((task) => ({ taskId: task.id, options: jobFor(task.runner, { priority: task.priority, startAfter: task.runAfter }) })));
         return rows;
       });
@@ -313,10 +361,11 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     },
 
     submitKeyed(task, keys) {
-      return withTransaction<KeyedSubmission>(pool, async (client) => {
+      return transaction<KeyedSubmission>(async (client) => {
         const replay = await recordKeys(client, keys, { taskId: task.id });
         if (replay !== null) return replay;
         const inserted = await insertTask(client, keys.tick === undefined ? task : { ...task, scheduled: scheduledBy(keys.tick) });
+        submitted(client, [task]);
         await queue.enqueue(client, task.id, jobFor(task.runner, { priority: task.priority, startAfter: task.runAfter }));
         return { task: inserted };
       });
@@ -325,8 +374,11 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     async claim(taskId, jobId) {
       // Most runners have no limit: then one statement claims the task and records its attempt.
       let claim = await claimUnlimitedTask(pool, taskId, jobId, limitedNames);
-      if (claim === null && limitedNames.length > 0) claim = await withTransaction(pool, (client) => claimLimited(client, taskId, jobId));
-      if (claim !== null) return claim;
+      if (claim === null && limitedNames.length > 0) claim = await transaction((client) => claimLimited(client, taskId, jobId));
+      if (claim !== null) {
+        observer.started(claim.runner, claim.queuedMs);
+        return claim;
+      }
       const due = await dueLater(pool, taskId);
       if (due !== null) throw new NotYetDue(taskId, due);
       return null;
@@ -336,11 +388,14 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
       const { logTail, handOffJob } = options;
       // The common end (no log to replace, no callback, no slot to hand on, no retry to weigh) is
       // one statement: a task's end costs the worker one round trip instead of four.
-      if (logTail === undefined && ref.hasCallback === false && ref.workflowId === null && !limitedNames.includes(ref.runner) && !mayRetry(ref, result)
-        && await finishTaskAlone(pool, ref.id, ref.attempt, result, taskEventNotice(ref.id, 'final'))) {
-        return { settlement: 'finished', next: null };
+      if (logTail === undefined && ref.hasCallback === false && ref.workflowId === null && !limitedNames.includes(ref.runner) && !mayRetry(ref, result)) {
+        const alone = await finishTaskAlone(pool, ref.id, ref.attempt, result, taskEventNotice(ref.id, 'final'));
+        if (alone !== false) {
+          observer.finished(ref.runner, result.status, alone.durationMs);
+          return { settlement: 'finished', next: null };
+        }
       }
-      return withTransaction(pool, async (client) => {
+      return transaction(async (client) => {
         const run = await lockRunOf(client, ref.id, ref.workflowId);
         if (logTail !== undefined) {
           // The task's row before its log's rows, as a cancel takes them.
@@ -352,7 +407,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     },
 
     interrupt(ref, logTail) {
-      return withTransaction(pool, async (client) => {
+      return transaction(async (client) => {
         // The task's row before anything that refers to it (its log, its attempt), as a cancel takes them.
         await lockTask(client, ref.id);
         if (logTail !== undefined) await replaceLog(client, ref.id, ref.attempt, logTail);
@@ -367,11 +422,11 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
 
     reclaim(ref, message) {
       const result: AttemptResult = { status: 'failed', outputJson: null, exitCode: null, errorCode: 'engine_error', errorMessage: message };
-      return withTransaction(pool, async (client) => (await settleIn(client, ref, result, await lockRunOf(client, ref.id, ref.workflowId))).settlement);
+      return transaction(async (client) => (await settleIn(client, ref, result, await lockRunOf(client, ref.id, ref.workflowId))).settlement);
     },
 
     cancel(taskId) {
-      return withTransaction(pool, async (client) => {
+      return transaction(async (client) => {
         const run = await lockRunOf(client, taskId, undefined);
         const cancelled = await cancelOne(client, taskId);
         if (cancelled === null) return false;
@@ -383,7 +438,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     },
 
     submitWorkflow(run, input, keys = {}) {
-      return withTransaction(pool, async (client) => {
+      return transaction(async (client) => {
         const replay = await recordKeys(client, keys, { workflowId: run.id });
         if (replay === null) await progress.start(client, keys.tick === undefined ? run : { ...run, scheduled: scheduledBy(keys.tick) }, input);
         return replay;
@@ -391,7 +446,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     },
 
     cancelWorkflow(runId) {
-      return withTransaction(pool, async (client): Promise<RunChange> => {
+      return transaction(async (client): Promise<RunChange> => {
         const run = await lockRun(client, runId);
         if (run === null) return 'not_found';
         return (await progress.cancel(client, run)) ? 'done' : 'refused';
@@ -399,7 +454,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     },
 
     retryWorkflow(runId) {
-      return withTransaction(pool, async (client): Promise<RunChange> => {
+      return transaction(async (client): Promise<RunChange> => {
         const run = await lockRun(client, runId);
         if (run === null) return 'not_found';
         return (await progress.retry(client, run)) ? 'done' : 'refused';
@@ -409,7 +464,7 @@ export function createTaskLifecycle(deps: { pool: Pool; queue: TaskQueue; runner
     async releaseFreeSlots() {
       let released = 0;
       for (const runner of limited) {
-        released += await withTransaction(pool, async (client) => {
+        released += await transaction(async (client) => {
           await lockRunner(client, runner.name);
           const free = runner.concurrency! - (await countRunning(client, runner.name));
           if (free <= 0) return 0;

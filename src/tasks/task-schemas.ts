@@ -97,6 +97,10 @@ export const Task = Type.Object(
     stepId: Type.Union([Type.String(), Type.Null()], { description: 'Its step in that run' }),
     schedule: Type.Union([Type.String(), Type.Null()], { description: 'The schedule that started it; null for a task submitted otherwise' }),
     scheduledFor: Type.Union([Timestamp, Type.Null()], { description: 'The schedule\'s tick it was started for (a manual trigger: when it was triggered)' }),
+    traceparent: Type.Union([Type.String(), Type.Null()], {
+      description: 'The W3C traceparent header it was submitted with (a workflow step: its run\'s), passed to its container as TRACEPARENT ' +
+        'and sent on its callbacks; null when none came or the header was invalid',
+    }),
   },
   { additionalProperties: false },
 );

@@ -41,14 +41,16 @@ export interface SubmitOptions {
   readonly tick?: NewTick;
   /** The API key's reach; omitted: everything (Berth's own callers: webhooks, schedules). */
   readonly access?: Access;
+  /** The W3C traceparent the request came with, already checked (trace-context.ts): kept on the task or run. */
+  readonly traceparent?: string;
 }
 
 
 export interface TaskService {
   /** `created` is false when an idempotent replay returned the task created the first time. */
   submitTask(submission: TaskSubmission, options?: SubmitOptions): Promise<{ task: Task; created: boolean }>;
-  /** All or nothing: one invalid submission rejects the batch, naming each problem by its index. */
-  submitBatch(submissions: readonly TaskSubmission[], access?: Access): Promise<Task[]>;
+  /** All or nothing: one invalid submission rejects the batch, naming each problem by its index. Every task keeps the request's traceparent. */
+  submitBatch(submissions: readonly TaskSubmission[], options?: { readonly traceparent?: string; readonly access?: Access }): Promise<Task[]>;
   /** A task outside `access` reads as missing. */
   getTask(id: string, access?: Access): Promise<Task>;
   listTasks(query: TaskListQuery, access?: Access): Promise<TaskPage>;
@@ -81,20 +83,21 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
       const runner = checkSubmission(runners, submission);
       const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
       if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
-      const item = prepare(submission, runner, callbackUrl);
+      const item = prepare(submission, runner, callbackUrl, options.traceparent);
       if (options.idempotencyKey !== undefined || options.delivery !== undefined || options.tick !== undefined) {
         return insertKeyed(item, requestHash(submission), options);
       }
       return { task: await insertGrouped(item), created: true };
     },
 
-    async submitBatch(submissions, access = FULL_ACCESS) {
+    async submitBatch(submissions, options = {}) {
+      const access = options.access ?? FULL_ACCESS;
       submissions.forEach((submission, i) => checkAccess(access, submission.runner, `/tasks/${i}/runner`));
       if (submissionLimitBytes !== undefined) checkBatchSizes(submissions, submissionLimitBytes);
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
       await checkBatchCallbacks(checkCallback, callbackUrls);
-      return lifecycle.submit(submissions.map((submission, i) => prepare(submission, runnersOf[i]!, callbackUrls[i]!)));
+      return lifecycle.submit(submissions.map((submission, i) => prepare(submission, runnersOf[i]!, callbackUrls[i]!, options.traceparent)));
     },
 
     getTask,
@@ -146,10 +149,10 @@ export function replayedId(replay: Replay, fingerprint: string, kind: 'taskId' |
 }
 
 /** A checked submission, ready to be written. */
-function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string | null): NewTask {
+function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string | null, traceparent: string | undefined): NewTask {
   return {
     id: newTaskId(), runner: runner.name, inputJson: JSON.stringify(submission.input ?? null), priority: submission.priority ?? 0,
-    runAfter: startTime(submission), maxAttempts: runner.retries.limit + 1, callbackUrl,
+    runAfter: startTime(submission), maxAttempts: runner.retries.limit + 1, callbackUrl, traceparent: traceparent ?? null,
   };
 }
 

@@ -32,6 +32,7 @@ interface TaskRow {
   step_id: string | null;
   schedule: string | null;
   scheduled_for: Date | null;
+  traceparent: string | null;
 }
 
 interface CallbackJson {
@@ -54,7 +55,7 @@ interface AttemptJson {
 /** berth.tasks' columns a Task shows; named, never `*`, since hot statements are prepared (db.ts). */
 const TASK_COLUMNS = `id, runner, status, input, output, error_code, error_message, exit_code,
   attempts, max_attempts, priority, created_at, run_after, next_attempt_at, started_at, finished_at, callback_url,
-  workflow_id, step_id, schedule, scheduled_for`;
+  workflow_id, step_id, schedule, scheduled_for, traceparent`;
 
 /** Every column a Task needs, for a query over `berth.tasks t`. */
 export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error_code, t.error_message, t.exit_code,
@@ -62,7 +63,10 @@ export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error
   coalesce((select json_agg(a order by a.attempt) from berth.task_attempts a where a.task_id = t.id), '[]') as history,
   t.callback_url,
   coalesce((select json_agg(c order by c.attempt) from berth.callback_deliveries c where c.task_id = t.id), '[]') as callbacks,
-  t.workflow_id, t.step_id, t.schedule, t.scheduled_for`;
+  t.workflow_id, t.step_id, t.schedule, t.scheduled_for, t.traceparent`;
+
+/** The run time of a task's attempt as it ends, in ms: from its claim (started_at) to now. */
+const RUN_MS = '(extract(epoch from now() - started_at) * 1000)::float8';
 
 const iso = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
 
@@ -102,6 +106,7 @@ export function toTask(row: TaskRow): Task {
     stepId: row.step_id,
     schedule: row.schedule,
     scheduledFor: iso(row.scheduled_for),
+    traceparent: row.traceparent,
   };
 }
 
@@ -118,6 +123,8 @@ export interface NewTask {
   readonly step?: StepOfRun;
   /** Set for a task a schedule started (insertTask only: a scheduled task is submitted alone). */
   readonly scheduled?: ScheduledStart;
+  /** W3C traceparent the task was submitted with (valid: trace-context.ts), handed to its container and callbacks. */
+  readonly traceparent?: string | null;
 }
 
 /** The schedule and tick that started a task or a run. */
@@ -138,11 +145,11 @@ export interface StepOfRun {
 export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   const { rows } = await db.query<TaskRow>(prepared(
     `with t as (
-       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, schedule, scheduled_for)
-       values ($1, $2, $3::json, $4, $5, $6, $7, $8, $9) returning ${TASK_COLUMNS})
+       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, schedule, scheduled_for, traceparent)
+       values ($1, $2, $3::json, $4, $5, $6, $7, $8, $9, $10) returning ${TASK_COLUMNS})
      select ${TASK_SELECT} from t`,
     [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts, task.callbackUrl,
-      task.scheduled?.schedule ?? null, task.scheduled?.scheduledFor ?? null],
+      task.scheduled?.schedule ?? null, task.scheduled?.scheduledFor ?? null, task.traceparent ?? null],
   ));
   return toTask(rows[0]!);
 }
@@ -150,14 +157,15 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
 /** Many tasks in one statement (batch submission, a workflow's released steps); new tasks have no attempts yet. */
 export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Promise<Task[]> {
   const { rows } = await db.query<TaskRow>(prepared(
-    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index)
+    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
+                              traceparent)
      select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[], $7::text[],
-                          $8::uuid[], $9::text[], $10::int[], $11::int[])
+                          $8::uuid[], $9::text[], $10::int[], $11::int[], $12::text[])
      returning ${TASK_COLUMNS}, '[]'::json as history, '[]'::json as callbacks`,
     [
       tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson),
       tasks.map((t) => t.priority), tasks.map((t) => t.runAfter), tasks.map((t) => t.maxAttempts),
-      tasks.map((t) => t.callbackUrl), ...stepColumns(tasks),
+      tasks.map((t) => t.callbackUrl), ...stepColumns(tasks), tasks.map((t) => t.traceparent ?? null),
     ],
   ));
   return rows.map(toTask);
@@ -170,14 +178,16 @@ export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Pro
 export async function insertFailedTasks(db: Queryable, tasks: readonly (NewTask & { readonly message: string })[]): Promise<void> {
   await db.query(prepared(
     `insert into berth.tasks (id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
-                              status, error_code, error_message, finished_at)
+                              traceparent, status, error_code, error_message, finished_at)
      select id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
-            'failed', 'invalid_input', message, now()
-       from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::int[], $6::text[], $7::uuid[], $8::text[], $9::int[], $10::int[], $11::text[])
-            as t (id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index, message)`,
+            traceparent, 'failed', 'invalid_input', message, now()
+       from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::int[], $6::text[], $7::uuid[], $8::text[], $9::int[], $10::int[], $11::text[],
+                   $12::text[])
+            as t (id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index, message, traceparent)`,
     [
       tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson), tasks.map((t) => t.priority),
       tasks.map((t) => t.maxAttempts), tasks.map((t) => t.callbackUrl), ...stepColumns(tasks), tasks.map((t) => t.message),
+      tasks.map((t) => t.traceparent ?? null),
     ],
   ));
 }
@@ -232,7 +242,8 @@ export async function cancelTask(
     `update berth.tasks t set status = 'cancelled', finished_at = now(), next_attempt_at = null, heartbeat_at = null, parked_at = null
        from (select id, status, attempts from berth.tasks where id = $1 for update) old
       where t.id = old.id and old.status = any($2::text[])
-      returning old.status as previous, old.attempts as attempt, t.runner, t.callback_url, t.workflow_id, t.step_id, t.step_generation`,
+      returning old.status as previous, old.attempts as attempt, t.runner, t.callback_url, t.workflow_id, t.step_id, t.step_generation,
+                case when old.status = 'running' then ${RUN_MS} end as duration_ms`,
     [id, TRANSITIONS.cancel.from],
   );
   const row = rows[0];
@@ -250,6 +261,10 @@ export interface ClaimedTask {
   readonly hasCallback: boolean;
   /** The workflow run it is a step of, or null. */
   readonly workflowId: string | null;
+  /** W3C traceparent it was submitted with, or null. */
+  readonly traceparent: string | null;
+  /** For its first attempt: from its submission (or start time, if later) to this claim; null for a later attempt. */
+  readonly queuedMs: number | null;
 }
 
 export interface ClaimRow {
@@ -261,12 +276,14 @@ export interface ClaimRow {
   priority: number;
   has_callback: boolean;
   workflow_id: string | null;
+  traceparent: string | null;
+  queued_ms: number | null;
 }
 
 export function toClaimed(row: ClaimRow | undefined): ClaimedTask | null {
   return row === undefined ? null : {
     id: row.id, runner: row.runner, inputJson: row.input_json, attempt: row.attempts, maxAttempts: row.max_attempts, priority: row.priority,
-    hasCallback: row.has_callback, workflowId: row.workflow_id,
+    hasCallback: row.has_callback, workflowId: row.workflow_id, traceparent: row.traceparent, queuedMs: row.queued_ms,
   };
 }
 
@@ -279,7 +296,8 @@ export const CLAIMABLE = `status = 'queued' and parked_at is null
   and (run_after is null or run_after <= now()) and (next_attempt_at is null or next_attempt_at <= now())`;
 
 /** What a claim returns: the columns of ClaimRow, from a task row just claimed. */
-export const CLAIMED_COLUMNS = `id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id`;
+export const CLAIMED_COLUMNS = `id, runner, input::text as input_json, attempts, max_attempts, priority, callback_url is not null as has_callback, workflow_id,
+  traceparent, case when attempts = 1 then (extract(epoch from now() - greatest(created_at, run_after)) * 1000)::float8 end as queued_ms`;
 
 /** What every claim sets (its statement's $2 is the job): queued → running, with a new attempt. */
 export const CLAIM_SET = `status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
@@ -344,11 +362,11 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
        update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
            finished_at = now(), heartbeat_at = null
         where id = $1 and attempts = $2 and status = 'running'
-        returning callback_url, workflow_id, step_id, step_generation),
+        returning callback_url, workflow_id, step_id, step_generation, ${RUN_MS} as duration_ms),
      ended as (
        update berth.task_attempts set finished_at = now(), exit_code = $7, error_code = $5, error_message = $6
         where task_id = $1 and attempt = $2 and finished_at is null)
-     select callback_url, workflow_id, step_id, step_generation from finished`,
+     select callback_url, workflow_id, step_id, step_generation, duration_ms from finished`,
     [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode],
   ));
   return rows[0] === undefined ? null : toFinished(rows[0]);
@@ -356,11 +374,14 @@ export async function finishTask(db: Queryable, id: string, attempt: number, res
 
 /** Where a task's end is to be reported: its callback, and the step of a workflow run it is. */
 export interface FinishedTask {
+  /** The ending attempt's run time; null for a task cancelled before it ran. */
+  readonly durationMs: number | null;
   readonly callbackUrl: string | null;
   readonly step: { readonly workflowId: string; readonly stepId: string; readonly generation: number } | null;
 }
 
 interface FinishedRow {
+  duration_ms: number | null;
   callback_url: string | null;
   workflow_id: string | null;
   step_id: string | null;
@@ -369,6 +390,7 @@ interface FinishedRow {
 
 function toFinished(row: FinishedRow): FinishedTask {
   return {
+    durationMs: row.duration_ms,
     callbackUrl: row.callback_url,
     step: row.workflow_id === null ? null : { workflowId: row.workflow_id, stepId: row.step_id!, generation: row.step_generation! },
   };
@@ -398,24 +420,24 @@ export async function workflowOf(db: Queryable, id: string): Promise<string | nu
  * The whole of a finish, for a task with no callback whose runner has no concurrency limit: the
  * task, its attempt, and the 'final' event (`notice`, sent at commit) in one statement, with no
  * transaction around it. false when nothing changed: the attempt no longer holds the task, or the
- * task has a callback or a workflow after all (the caller then takes the full path).
+ * task has a callback or a workflow after all (the caller then takes the full path); else the attempt's run time in ms.
  */
 export async function finishTaskAlone(
   db: Queryable, id: string, attempt: number, result: AttemptResult, notice: { channel: string; payload: string },
-): Promise<boolean> {
-  const { rows } = await db.query(prepared(
+): Promise<{ durationMs: number } | false> {
+  const { rows } = await db.query<{ duration_ms: number }>(prepared(
     `with finished as (
        update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
            finished_at = now(), heartbeat_at = null
         where id = $1 and attempts = $2 and status = 'running' and callback_url is null and workflow_id is null
-        returning id),
+        returning id, ${RUN_MS} as duration_ms),
      ended as (
        update berth.task_attempts set finished_at = now(), exit_code = $7, error_code = $5, error_message = $6
         where task_id = $1 and attempt = $2 and finished_at is null and exists (select 1 from finished))
-     select pg_notify($8, $9) from finished`,
+     select pg_notify($8, $9), duration_ms from finished`,
     [id, attempt, result.status, result.outputJson, result.errorCode, result.errorMessage, result.exitCode, notice.channel, notice.payload],
   ));
-  return rows.length > 0;
+  return rows[0] === undefined ? false : { durationMs: rows[0].duration_ms };
 }
 
 export async function requeueTask(db: Queryable, id: string, attempt: number, delayMs: number): Promise<{ startAfter: Date | null } | null> {

@@ -104,7 +104,7 @@ export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: St
       const task: NewTask = {
         // An input too large to run is not kept either: the task says why instead.
         id: newTaskId(), runner: step.runner, inputJson: tooLarge ? 'null' : inputJson, priority: 0, runAfter: null,
-        maxAttempts: 1 + (runner?.retries.limit ?? 0), callbackUrl: null,
+        maxAttempts: 1 + (runner?.retries.limit ?? 0), callbackUrl: null, traceparent: run.traceparent,
         step: { workflowId: run.id, stepId: step.id, generation, itemIndex: made.forEach ? index : null },
       };
       const violations: readonly ErrorDetail[] = runner === undefined
@@ -162,7 +162,8 @@ export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: St
   return {
     async start(client, newRun, input) {
       await insertRun(client, newRun);
-      const run: LockedRun = { id: newRun.id, status: 'running', input, definition: newRun.definition, callbackUrl: newRun.callbackUrl };
+      const run: LockedRun = { id: newRun.id, status: 'running', input, definition: newRun.definition, callbackUrl: newRun.callbackUrl,
+        traceparent: newRun.traceparent ?? null };
       const steps = await loadSteps(client, run.id);
       await releaseReady(client, run, steps, run.definition.steps.filter((step) => step.needs.length === 0));
       await finishIfDone(client, run, steps);

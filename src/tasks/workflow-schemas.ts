@@ -56,6 +56,9 @@ export const WorkflowRun = Type.Object(
     steps: Type.Array(WorkflowStepView, { description: 'Every step, in dependency order' }),
     schedule: Type.Union([Type.String(), Type.Null()], { description: 'The schedule that started it; null for a run submitted otherwise' }),
     scheduledFor: Type.Union([Timestamp, Type.Null()], { description: 'The schedule\'s tick it was started for (a manual trigger: when it was triggered)' }),
+    traceparent: Type.Union([Type.String(), Type.Null()], {
+      description: 'The W3C traceparent header it was submitted with, inherited by its step tasks and sent on its callbacks; null when none came or it was invalid',
+    }),
   },
   { additionalProperties: false },
 );

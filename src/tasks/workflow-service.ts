@@ -59,7 +59,7 @@ export function createWorkflowService(deps: {
       const id = newTaskId();
       const fingerprint = requestHash(submission);
       const replay = await lifecycle.submitWorkflow(
-        { id, workflow: workflow.name, inputJson: JSON.stringify(input), definition: definitionOf(workflow), callbackUrl },
+        { id, workflow: workflow.name, inputJson: JSON.stringify(input), definition: definitionOf(workflow), callbackUrl, traceparent: options.traceparent ?? null },
         input, submissionKeys(options, fingerprint),
       );
       if (replay === null) return { run: await load(id), created: true };

@@ -30,6 +30,8 @@ export interface NewRun {
   readonly callbackUrl: string | null;
   /** Set for a run a schedule started. */
   readonly scheduled?: ScheduledStart;
+  /** W3C traceparent it was submitted with; its step tasks inherit it. */
+  readonly traceparent?: string | null;
 }
 
 /** A run as its transactions see it, under its row lock. */
@@ -39,6 +41,7 @@ export interface LockedRun {
   readonly input: unknown;
   readonly definition: RunDefinition;
   readonly callbackUrl: string | null;
+  readonly traceparent: string | null;
 }
 
 export interface StepRow {
@@ -54,22 +57,26 @@ export interface StepRow {
 export async function insertRun(db: Queryable, run: NewRun): Promise<void> {
   await db.query(prepared(
     `with run as (
-       insert into berth.workflow_runs (id, workflow, input, definition, callback_url, schedule, scheduled_for)
-       values ($1, $2, $3::json, $4::jsonb, $5, $7, $8))
+       insert into berth.workflow_runs (id, workflow, input, definition, callback_url, schedule, scheduled_for, traceparent)
+       values ($1, $2, $3::json, $4::jsonb, $5, $7, $8, $9))
      insert into berth.workflow_steps (run_id, step_id) select $1, unnest($6::text[])`,
     [run.id, run.workflow, run.inputJson, JSON.stringify(run.definition), run.callbackUrl, run.definition.steps.map((step) => step.id),
-      run.scheduled?.schedule ?? null, run.scheduled?.scheduledFor ?? null],
+      run.scheduled?.schedule ?? null, run.scheduled?.scheduledFor ?? null, run.traceparent ?? null],
   ));
 }
 
 /** The run, locked until the transaction ends; null when there is none. */
 export async function lockRun(db: Queryable, id: string): Promise<LockedRun | null> {
-  const { rows } = await db.query<{ id: string; status: RunStatus; input: unknown; definition: RunDefinition; callback_url: string | null }>(prepared(
-    'select id, status, input, definition, callback_url from berth.workflow_runs where id = $1 for update',
+  const { rows } = await db.query<{
+    id: string; status: RunStatus; input: unknown; definition: RunDefinition; callback_url: string | null; traceparent: string | null;
+  }>(prepared(
+    'select id, status, input, definition, callback_url, traceparent from berth.workflow_runs where id = $1 for update',
     [id],
   ));
   const row = rows[0];
-  return row === undefined ? null : { id: row.id, status: row.status, input: row.input, definition: row.definition, callbackUrl: row.callback_url };
+  return row === undefined ? null : {
+    id: row.id, status: row.status, input: row.input, definition: row.definition, callbackUrl: row.callback_url, traceparent: row.traceparent,
+  };
 }
 
 export async function findSteps(db: Queryable, runId: string): Promise<StepRow[]> {
@@ -220,12 +227,13 @@ interface RunViewRow {
   definition: RunDefinition;
   schedule: string | null;
   scheduled_for: Date | null;
+  traceparent: string | null;
   steps: { step_id: string; status: StepStatus; generation: number; error: StepError | null }[];
   tasks: { id: string; step_id: string; generation: number; status: string }[] | null;
 }
 
 const RUN_SELECT = `r.id, r.workflow, r.status, r.input, r.output, r.error, r.callback_url, r.created_at, r.finished_at, r.definition,
-  r.schedule, r.scheduled_for,
+  r.schedule, r.scheduled_for, r.traceparent,
   (select json_agg(json_build_object('step_id', s.step_id, 'status', s.status, 'generation', s.generation, 'error', s.error))
      from berth.workflow_steps s where s.run_id = r.id) as steps,
   (select json_agg(json_build_object('id', t.id, 'step_id', t.step_id, 'generation', t.step_generation, 'status', t.status)
@@ -258,6 +266,7 @@ function toRun(row: RunViewRow): WorkflowRun {
     }),
     schedule: row.schedule,
     scheduledFor: row.scheduled_for === null ? null : row.scheduled_for.toISOString(),
+    traceparent: row.traceparent,
   };
 }
 

@@ -4,12 +4,13 @@
  * while it waits. Nothing is queued before the credential checks out; a redelivery creates no
  * second task or run.
  */
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import type { RunnersConfig, Webhook } from '../runners/runner.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { WorkflowService } from '../tasks/workflow-service.ts';
 import { mapInput } from '../json-pointer.ts';
 import { jiraEvent, parseAsteriskBody, parseJsonBody, type ParseResult } from './payloads.ts';
+import { parseTraceparent } from '../trace-context.ts';
 import { verifyBearerToken, verifyJiraSignature, verifyStandardWebhook } from '../webhook-signatures.ts';
 
 type Values = Readonly<Record<string, string | string[] | undefined>>;
@@ -36,39 +37,71 @@ export interface WebhookService {
   receive(name: string, delivery: InboundDelivery): Promise<WebhookReceipt>;
 }
 
+/** How a delivery to a configured webhook ended, for metrics. */
+export type WebhookResult = 'started' | 'duplicate' | 'ignored' | 'unauthorized' | 'malformed' | 'error';
+
+/** Told of each delivery to a configured webhook (metrics), in Berth's own types. */
+export interface WebhookObserver {
+  webhookDelivery(webhook: string, result: WebhookResult): void;
+}
+
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 export function createWebhookService(deps: {
-  runners: RunnersConfig; tasks: TaskService; workflows: WorkflowService; now?: () => number;
+  runners: RunnersConfig; tasks: TaskService; workflows: WorkflowService; now?: () => number; observer?: WebhookObserver;
 }): WebhookService {
   const now = deps.now ?? Date.now;
+
+  async function receive(webhook: Webhook, delivery: InboundDelivery): Promise<WebhookReceipt> {
+    authenticate(webhook, delivery, now());
+    const parsed = parsePayload(webhook, delivery);
+    if (!parsed.ok) throw new AppError('MALFORMED_PAYLOAD', `the ${webhook.source} payload could not be read: ${parsed.message}`);
+    const event = eventOf(webhook, parsed.value);
+    if (webhook.events !== undefined && (event === undefined || !webhook.events.includes(event))) {
+      const nothing = webhook.target.kind === 'runner' ? 'no task was created' : 'no workflow run was started';
+      const ignored = `event ${event === undefined ? '(none)' : `'${event}'`} is not one of ${webhook.events.join(', ')}; ${nothing}`;
+      return { status: 202, taskId: null, workflowId: null, duplicate: false, ignored };
+    }
+    const deliveryId = deliveryIdOf(webhook, delivery);
+    const start = {
+      input: mapInput(parsed.value, webhook.input),
+      ...(webhook.callback === undefined ? {} : { callbackUrl: webhook.callback }),
+    };
+    // A sender's trace context is kept like a client's (an invalid header is ignored).
+    const traceparent = parseTraceparent(delivery.headers['traceparent']);
+    const options = {
+      ...(deliveryId === undefined ? {} : { delivery: { webhook: webhook.name, id: deliveryId } }),
+      ...(traceparent === undefined ? {} : { traceparent }),
+    };
+    if (webhook.target.kind === 'workflow') {
+      const { run, created } = await deps.workflows.submit({ workflow: webhook.target.name, ...start }, options);
+      return receipt({ taskId: null, workflowId: run.id }, created);
+    }
+    const { task, created } = await deps.tasks.submitTask({ runner: webhook.target.name, ...start }, options);
+    return receipt({ taskId: task.id, workflowId: null }, created);
+  }
+
   return {
     async receive(name, delivery) {
       const webhook = deps.runners.webhooks?.get(name);
+      // Not counted: the name is the sender's, and only configured names make bounded labels.
       if (webhook === undefined) throw new AppError('WEBHOOK_NOT_FOUND', `no webhook named '${name}'`);
-      authenticate(webhook, delivery, now());
-      const parsed = parsePayload(webhook, delivery);
-      if (!parsed.ok) throw new AppError('MALFORMED_PAYLOAD', `the ${webhook.source} payload could not be read: ${parsed.message}`);
-      const event = eventOf(webhook, parsed.value);
-      if (webhook.events !== undefined && (event === undefined || !webhook.events.includes(event))) {
-        const nothing = webhook.target.kind === 'runner' ? 'no task was created' : 'no workflow run was started';
-        const ignored = `event ${event === undefined ? '(none)' : `'${event}'`} is not one of ${webhook.events.join(', ')}; ${nothing}`;
-        return { status: 202, taskId: null, workflowId: null, duplicate: false, ignored };
+      try {
+        const answer = await receive(webhook, delivery);
+        deps.observer?.webhookDelivery(webhook.name, answer.ignored !== null ? 'ignored' : answer.duplicate ? 'duplicate' : 'started');
+        return answer;
+      } catch (error) {
+        deps.observer?.webhookDelivery(webhook.name, resultOf(error));
+        throw error;
       }
-      const deliveryId = deliveryIdOf(webhook, delivery);
-      const start = {
-        input: mapInput(parsed.value, webhook.input),
-        ...(webhook.callback === undefined ? {} : { callbackUrl: webhook.callback }),
-      };
-      const options = deliveryId === undefined ? {} : { delivery: { webhook: webhook.name, id: deliveryId } };
-      if (webhook.target.kind === 'workflow') {
-        const { run, created } = await deps.workflows.submit({ workflow: webhook.target.name, ...start }, options);
-        return receipt({ taskId: null, workflowId: run.id }, created);
-      }
-      const { task, created } = await deps.tasks.submitTask({ runner: webhook.target.name, ...start }, options);
-      return receipt({ taskId: task.id, workflowId: null }, created);
     },
   };
+}
+
+function resultOf(error: unknown): WebhookResult {
+  if (isAppError(error) && error.code === 'UNAUTHORIZED') return 'unauthorized';
+  if (isAppError(error) && error.code === 'MALFORMED_PAYLOAD') return 'malformed';
+  return 'error';
 }
 
 function receipt(started: Pick<WebhookReceipt, 'taskId' | 'workflowId'>, created: boolean): WebhookReceipt {

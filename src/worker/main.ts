@@ -10,7 +10,9 @@ import { createPool } from '../db.ts';
 import { instanceLabel } from '../deployment.ts';
 import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Logger } from '../logger.ts';
+import { createMetrics } from '../metrics.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
+import { createReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
 import { createCallbackCheck } from '../callbacks/callback-check.ts';
@@ -20,6 +22,7 @@ import { createTaskService } from '../tasks/task-service.ts';
 import { createTaskWatch } from '../tasks/task-watch.ts';
 import { createWorkflowService } from '../tasks/workflow-service.ts';
 import { startMaintenance } from './maintenance.ts';
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { startScheduleClock } from './schedule-clock.ts';
 import { createRunTask } from './run-task.ts';
 import { startTaskConsumer } from './task-consumer.ts';
@@ -45,24 +48,33 @@ export async function startWorkerProcess(options: {
   await boss.start();
   await ensureQueues(boss);
   const events = await startTaskEvents({ connectionString: databaseUrl, logger });
-  const engine = createDockerEngine({ dockerHost: config.dockerHost });
+  // No database figures here: the API reports them (metrics.ts), so they are not counted twice.
+  const metrics = createMetrics({ runners: [...runners.runners.keys()] });
+  const engine = createDockerEngine({ dockerHost: config.dockerHost, observer: metrics });
   try {
     await engine.ping();
   } catch (error) {
     // Not fatal: tasks fail with engine_error (and are retried per policy) until the engine is back.
     logger.error({ err: error }, 'container engine unreachable at start');
   }
-  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, observer: metrics });
   // A tick starts its task or run as a client's submission would, with the same checks.
   const checkCallback = createCallbackCheck(runners.callbacks);
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback });
   const watchShutdown = new AbortController();
   const workflows = createWorkflowService({ pool, lifecycle, runners, watch: createTaskWatch({ pool, events, shutdown: watchShutdown.signal }), checkCallback });
   const schedules = createScheduleService({ pool, runners, tasks, workflows, logger, cronSeconds: config.cronSeconds });
+  let metricsServer: MetricsServer | undefined;
   try {
-    // Before the worker takes work: a sync that fails stops the worker before it is half started.
+    // Before the worker takes work: a sync, or a metrics port, that fails stops the worker before it is half started.
     await schedules.sync();
+    if (config.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer({
+        host: config.host, port: config.metricsPort, metrics, readiness: createReadinessCheck({ pool, engine }), logger,
+      });
+    }
   } catch (error) {
+    await metricsServer?.stop();
     await events.close();
     await boss.stop({ graceful: false });
     await pool.end();
@@ -76,7 +88,9 @@ export async function startWorkerProcess(options: {
   const consumer = await startTaskConsumer({
     boss, lifecycle, events, runTask, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
   });
-  await startCallbackSender({ boss, pool, settings: runners.callbacks, logger, ...(options.lookup === undefined ? {} : { lookup: options.lookup }) });
+  await startCallbackSender({
+    boss, pool, settings: runners.callbacks, logger, observer: metrics, ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+  });
   const scheduleClock = startScheduleClock({ schedules, logger });
   logger.info({ concurrency: config.workerConcurrency, runners: runners.runners.size, instance: label }, 'worker started');
   return {
@@ -84,6 +98,8 @@ export async function startWorkerProcess(options: {
       await scheduleClock.stop();
       watchShutdown.abort();
       await consumer.stop(config.shutdownGraceMs);
+      // Up while the worker drains, so scrapes see its last tasks end; closed before the pool its readiness uses.
+      await metricsServer?.stop();
       await maintenance.stop();
       await events.close();
       await boss.stop({ graceful: true, timeout: 5_000 });

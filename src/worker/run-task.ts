@@ -9,6 +9,7 @@ import { isDatabaseUnavailable, retryWhileUnavailable, type Pool } from '../db.t
 import { EngineError, type ContainerEngine, type ContainerSpec } from '../engine/container-engine.ts';
 import type { Logger } from '../logger.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
+import { traceIdOf } from '../trace-context.ts';
 import { LogStreamer } from '../tasks/log-streamer.ts';
 import type { AttemptResult, ClaimedTask, SettleOptions, Settled, TaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { engineErrorResult, judgeOutcome, unstorableOutputResult, type AttemptVerdict } from './attempt-verdict.ts';
@@ -69,7 +70,9 @@ export function createRunTask(deps: RunTaskDeps): RunTask {
 /** One claimed attempt, from container to recorded result; returns the parked task handed to this slot, if any. */
 async function runAttempt(deps: RunTaskDeps, claim: ClaimedTask, jobId: string, slot: Slot): Promise<ClaimedTask | null> {
   const signal = slot.claimed(claim.id, claim.attempt);
-  const log = deps.logger.child({ taskId: claim.id, runner: claim.runner, attempt: claim.attempt });
+  const log = deps.logger.child({
+    taskId: claim.id, runner: claim.runner, attempt: claim.attempt, ...(claim.traceparent === null ? {} : { traceId: traceIdOf(claim.traceparent) }),
+  });
   // Asked as the attempt ends: a stop (shutdown, cancel) meanwhile takes no hand-off.
   const handOffJob = (): string | undefined => (slot.mayTakeNext() && !signal.aborted ? jobId : undefined);
   const runner = deps.runners.runners.get(claim.runner);
@@ -152,7 +155,11 @@ function containerSpec(claim: ClaimedTask, runner: Runner, deps: RunTaskDeps): C
     name: `berth-${claim.id}-${claim.attempt}`,
     image: runner.image,
     command: runner.command,
-    env: { ...runner.env, BERTH_TASK_ID: claim.id, BERTH_RUNNER: runner.name, BERTH_ATTEMPT: String(claim.attempt) },
+    env: {
+      ...runner.env, BERTH_TASK_ID: claim.id, BERTH_RUNNER: runner.name, BERTH_ATTEMPT: String(claim.attempt),
+      // W3C trace context, under the name OpenTelemetry's environment carrier reads.
+      ...(claim.traceparent === null ? {} : { TRACEPARENT: claim.traceparent }),
+    },
     labels: {
       [LABELS.managedBy]: deps.instanceLabel,
       [LABELS.taskId]: claim.id,

@@ -10,6 +10,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { createCallbackCheck } from '../../src/callbacks/callback-check.ts';
 import { createPool, type Pool } from '../../src/db.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createMetrics } from '../../src/metrics.ts';
 import { createBoss, createTaskQueue, ensureQueues } from '../../src/queue.ts';
 import { createReadinessCheck, type ReadinessCheck } from '../../src/readiness.ts';
 import { loadRunnersFile } from '../../src/runners/load-runners.ts';
@@ -19,6 +20,7 @@ import { createScheduleService, type ScheduleService } from '../../src/tasks/sch
 import { createWorkflowService } from '../../src/tasks/workflow-service.ts';
 import { createTaskLifecycle } from '../../src/tasks/task-lifecycle.ts';
 import { createTaskService } from '../../src/tasks/task-service.ts';
+import { createTaskFigures } from '../../src/tasks/task-figures.ts';
 import { createTaskWatch } from '../../src/tasks/task-watch.ts';
 import { createWebhookService } from '../../src/webhooks/webhook-service.ts';
 import { createDockerEngine } from '../../src/engine/docker-engine.ts';
@@ -77,7 +79,8 @@ export async function startApiStack(options: {
   const engine = createDockerEngine({ dockerHost: options.dockerHost });
   const events = await startTaskEvents({ connectionString: database.url, logger: testLogger });
   const shutdown = new AbortController();
-  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners });
+  const metrics = createMetrics({ runners: [...runners.runners.keys()], figures: createTaskFigures(pool) });
+  const lifecycle = createTaskLifecycle({ pool, queue: createTaskQueue(boss, runners.callbacks), runners, observer: metrics });
   const checkCallback = createCallbackCheck(runners.callbacks);
   const tasks = createTaskService({ pool, lifecycle, runners, checkCallback, submissionLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 });
   const watch = createTaskWatch({ pool, events, shutdown: shutdown.signal });
@@ -86,7 +89,7 @@ export async function startApiStack(options: {
   await schedules.sync();
   const app = await buildApp({
     tasks,
-    webhooks: createWebhookService({ runners, tasks, workflows }),
+    webhooks: createWebhookService({ runners, tasks, workflows, observer: metrics }),
     watch,
     workflows,
     schedules,
@@ -95,6 +98,7 @@ export async function startApiStack(options: {
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     ...(options.listenHost === undefined ? {} : { access: apiAccessMode(runners.auth, options.listenHost) }),
     ...(options.heldLimit === undefined ? {} : { heldLimit: options.heldLimit }),
+    metrics,
     logger: testLogger,
   });
   await app.ready();

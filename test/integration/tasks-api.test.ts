@@ -137,7 +137,7 @@ describe('GET /tasks/{id}', () => {
       id: created.id, runner: 'echo', status: 'queued', input: { b: 1, a: [true, null] }, output: null, error: null,
       exitCode: null, attempts: 0, maxAttempts: 1, priority: 0, createdAt: created.createdAt, runAfter: null,
       nextAttemptAt: null, startedAt: null, finishedAt: null, attemptHistory: [], callbackUrl: null, callbackDeliveries: [],
-      workflowId: null, stepId: null, schedule: null, scheduledFor: null,
+      workflowId: null, stepId: null, schedule: null, scheduledFor: null, traceparent: null,
     });
   });
 

@@ -11,6 +11,7 @@ import {
   MAX_WAIT_SECONDS, Task, TaskBatch, TaskBatchResult, TaskIdParams, TaskListQuery, TaskLogsQuery, TaskPage, TaskSubmission, TaskWaitQuery,
 } from '../../tasks/task-schemas.ts';
 import type { HeldResponses } from '../held-response.ts';
+import { TraceparentHeader, traceOption } from '../trace-header.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
@@ -23,6 +24,7 @@ const SubmitHeaders = Type.Object({
   prefer: Type.Optional(Type.String({
     description: `\`wait=N\` (seconds, at most ${MAX_WAIT_SECONDS}): answer 200 with the finished task if it ends within N seconds, else 202`,
   })),
+  traceparent: TraceparentHeader,
 });
 
 /** RFC 7240 `Prefer: wait=N`, among other preferences. */
@@ -50,7 +52,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{
     },
   }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    const { task, created } = await tasks.submitTask(request.body, { ...(key === undefined ? {} : { idempotencyKey: key }), access: request.access });
+    const { task, created } = await tasks.submitTask(request.body, {
+      ...(key === undefined ? {} : { idempotencyKey: key }), ...traceOption(request.headers), access: request.access,
+    });
+    request.log.info({ taskId: task.id, runner: task.runner, created }, 'task submitted');
     // The task is stored: past the bound on held requests the preference goes unmet (202 at once), never a 503.
     const preferred = preferredWaitSeconds(request.headers.prefer);
     const waitSeconds = preferred !== undefined && held.tryHold(reply) ? preferred : undefined;
@@ -68,10 +73,13 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{
       summary: 'Submit many tasks in one request and one transaction',
       description: 'All or nothing: if any submission is invalid, the answer is 400 naming each problem by its index ' +
         '(`/tasks/3/input/name`) and nothing is queued. 202 means every task is committed.',
+      headers: Type.Object({ traceparent: TraceparentHeader }),
       body: TaskBatch,
       response: { 202: TaskBatchResult, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef, 503: ErrorRef },
     },
-  }, async (request, reply) => reply.code(202).send({ tasks: await tasks.submitBatch(request.body.tasks, request.access) }));
+  }, async (request, reply) => reply.code(202).send({
+    tasks: await tasks.submitBatch(request.body.tasks, { ...traceOption(request.headers), access: request.access }),
+  }));
 
   app.get('/tasks', {
     config: { scope: 'tasks:read' },

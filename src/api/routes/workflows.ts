@@ -10,6 +10,7 @@ import {
   WorkflowRun, WorkflowRunIdParams, WorkflowRunListQuery, WorkflowRunPage, WorkflowSubmission, WorkflowWaitQuery,
 } from '../../tasks/workflow-schemas.ts';
 import type { HeldResponses } from '../held-response.ts';
+import { TraceparentHeader, traceOption } from '../trace-header.ts';
 
 const ErrorRef = Type.Ref('ErrorResponse');
 
@@ -19,6 +20,7 @@ const SubmitHeaders = Type.Object({
     description: 'Replaying a request with the same key and body returns the first run (200) and creates nothing; ' +
       'the same key with another body is a 409. Keys are kept for at least 24 hours.',
   })),
+  traceparent: TraceparentHeader,
 });
 
 export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowService; held: HeldResponses }> = async (app, { workflows, held }) => {
@@ -36,7 +38,9 @@ export const workflowRoutes: FastifyPluginAsyncTypebox<{ workflows: WorkflowServ
     },
   }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    const { run, created } = await workflows.submit(request.body, { ...(key === undefined ? {} : { idempotencyKey: key }), access: request.access });
+    const { run, created } = await workflows.submit(request.body, {
+      ...(key === undefined ? {} : { idempotencyKey: key }), ...traceOption(request.headers), access: request.access,
+    });
     return reply.code(created ? 202 : 200).header('location', `/workflows/${run.id}`).send(run);
   });
 
