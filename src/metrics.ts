@@ -105,11 +105,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     for (const result of ['delivered', 'failed']) callbacks.inc({ subject, result }, 0);
   }
 
-  if (options.figures !== undefined) registerFigures(registers, options.runners, options.figures, options.onFiguresError);
+  const newScrape = options.figures === undefined ? () => undefined : registerFigures(registers, options.runners, options.figures, options.onFiguresError);
 
   return {
     contentType: registry.contentType,
-    render: () => registry.metrics(),
+    render: () => {
+      newScrape();
+      return registry.metrics();
+    },
     submitted: (runner) => submitted.inc({ runner }),
     started(runner, queuedMs) {
       if (queuedMs !== null) queueWait.observe({ runner }, Math.max(0, queuedMs) / 1000);
@@ -124,18 +127,19 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 }
 
-// Every gauge of one scrape shares one read: registry.metrics() collects the gauges one after another.
-const FIGURES_REUSE_MS = 1_000;
 
+/**
+ * The gauges read from the database. Every gauge of one scrape shares one read (registry.metrics()
+ * collects them one after another); the function returned starts a new scrape, so a scrape never
+ * shows figures read for an earlier one.
+ */
 function registerFigures(
   registers: client.Registry[], runners: readonly string[], read: () => Promise<DatabaseFigures>, onError?: (error: unknown) => void,
-): void {
-  let last: { at: number; figures: Promise<DatabaseFigures | null> } | undefined;
+): () => void {
+  let last: Promise<DatabaseFigures | null> | undefined;
   const current = (): Promise<DatabaseFigures | null> => {
-    if (last === undefined || Date.now() - last.at > FIGURES_REUSE_MS) {
-      last = { at: Date.now(), figures: read().catch((error: unknown) => { onError?.(error); return null; }) };
-    }
-    return last.figures;
+    last ??= read().catch((error: unknown) => { onError?.(error); return null; });
+    return last;
   };
   /** Every configured runner has a value (0 when it has no row); so has any other runner the database still holds. */
   const perRunner = (figures: DatabaseFigures, pick: (row: DatabaseFigures['runners'][number]) => number): Map<string, number> => {
@@ -175,4 +179,5 @@ function registerFigures(
       for (const [status, count] of counts) this.set({ status }, count);
     },
   });
+  return () => { last = undefined; };
 }
