@@ -46,6 +46,7 @@ const ROUTES: readonly { method: Method; url: string; scope: string; body?: unkn
   { method: 'POST', url: '/schedules/echo-yearly/pause', scope: 'admin' },
   { method: 'POST', url: '/schedules/echo-yearly/resume', scope: 'admin' },
   { method: 'POST', url: '/schedules/echo-yearly/trigger', scope: 'admin' },
+  { method: 'GET', url: '/metrics', scope: 'admin' },
 ];
 
 const KEYS_BY_SCOPE: Readonly<Record<string, readonly string[]>> = {
