@@ -3,7 +3,7 @@
  * No I/O, so every branch is unit-tested.
  */
 import type { AttemptResult } from '../tasks/task-lifecycle.ts';
-import type { Runner } from '../runners/runner.ts';
+import type { Runner, RunnerLimits } from '../runners/runner.ts';
 import type { ContainerOutcome, EngineError } from '../engine/container-engine.ts';
 import { findExcessiveNesting } from '../json-depth.ts';
 
@@ -20,7 +20,10 @@ const MESSAGE_EXCERPT_CHARS = 500;
  */
 const MAX_OUTPUT_DEPTH = 256;
 
-export function judgeOutcome(outcome: ContainerOutcome, runner: Pick<Runner, 'output' | 'timeoutMs' | 'limits'>): AttemptVerdict {
+/** What of a runner judging needs. */
+export type JudgedRunner = Pick<Runner, 'output' | 'timeoutMs'> & { readonly limits: Pick<RunnerLimits, 'outputBytes' | 'memoryBytes'> };
+
+export function judgeOutcome(outcome: ContainerOutcome, runner: JudgedRunner): AttemptVerdict {
   if (outcome.aborted) return { kind: 'stopped' };
   if (outcome.timedOut) {
     return failed('timeout', `timed out after ${formatSeconds(runner.timeoutMs)}; the container was killed`, outcome.exitCode);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { engineErrorResult, judgeOutcome } from '../../src/worker/attempt-verdict.ts';
+import { engineErrorResult, judgeOutcome, type JudgedRunner } from '../../src/worker/attempt-verdict.ts';
 import { EngineError, type ContainerOutcome } from '../../src/engine/container-engine.ts';
 
-const runner: { output: 'json' | 'text'; timeoutMs: number; limits: { outputBytes: number } } = {
-  output: 'json', timeoutMs: 2500, limits: { outputBytes: 100 },
+const runner: JudgedRunner = {
+  output: 'json', timeoutMs: 2500, limits: { outputBytes: 100, memoryBytes: 64 * 2 ** 20 },
 };
 
 function outcome(overrides: Partial<ContainerOutcome>): ContainerOutcome {
@@ -82,8 +82,8 @@ test('engine errors become engine_error with the reason', () => {
 
 test('json stdout nested past 256 levels is invalid_output (every read of the task would fail to serialise it); 256 is fine', () => {
   const nested = (depth: number) => Buffer.from(`${'['.repeat(depth)}${']'.repeat(depth)}`);
-  const deep = result({ stdout: nested(10_000) }, { ...runner, limits: { outputBytes: 1e6 } });
+  const deep = result({ stdout: nested(10_000) }, { ...runner, limits: { ...runner.limits, outputBytes: 1e6 } });
   assert.equal(deep.errorCode, 'invalid_output');
   assert.match(deep.errorMessage!, /deeper than 256 levels/);
-  assert.equal(result({ stdout: nested(256) }, { ...runner, limits: { outputBytes: 1e6 } }).status, 'succeeded');
+  assert.equal(result({ stdout: nested(256) }, { ...runner, limits: { ...runner.limits, outputBytes: 1e6 } }).status, 'succeeded');
 });
