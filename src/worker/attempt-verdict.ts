@@ -35,9 +35,14 @@ export function judgeOutcome(outcome: ContainerOutcome, runner: JudgedRunner): A
     return failed('engine_error', 'the container ended without an exit code', null);
   }
   if (outcome.exitCode !== 0) {
-    const why = outcome.oomKilled ? ' (killed: out of memory)' : '';
     const tail = stderrTail(outcome.stderr);
-    return failed('nonzero_exit', `exited with code ${outcome.exitCode}${why}${tail === '' ? '' : `: ${tail}`}`, outcome.exitCode);
+    const after = tail === '' ? '' : `: ${tail}`;
+    // A failed exit with an OOM kill in the container is the memory limit's doing, whichever
+    // process the kernel chose (the program, or a child whose death made it fail).
+    if (outcome.oomKilled) {
+      return failed('oom', `killed for exceeding the memory limit of ${formatMiB(runner.limits.memoryBytes)} (exit code ${outcome.exitCode})${after}`, outcome.exitCode);
+    }
+    return failed('nonzero_exit', `exited with code ${outcome.exitCode}${after}`, outcome.exitCode);
   }
   return parseOutput(outcome.stdout, runner.output);
 }
@@ -94,6 +99,10 @@ function failedResult(code: NonNullable<AttemptResult['errorCode']>, message: st
 function stderrTail(stderr: Buffer): string {
   const text = printable(stderr.toString('utf8').trim());
   return text.length > MESSAGE_EXCERPT_CHARS ? `…${text.slice(-MESSAGE_EXCERPT_CHARS)}` : text;
+}
+
+function formatMiB(bytes: number): string {
+  return `${Math.round((bytes / 2 ** 20) * 100) / 100} MiB`;
 }
 
 function formatSeconds(ms: number): string {

@@ -463,7 +463,7 @@ test('the integration fixture loads, with ${VAR:-default} resolved from the env 
   const config = await loadRunnersFile(fixture('berth.yaml'), { env: { BERTH_TEST_GREETING: 'hi from env' } });
   assert.deepEqual([...config.runners.keys()], [
     'echo', 'text-echo', 'fail', 'slow', 'big-output', 'not-json', 'stderr', 'env', 'missing-image', 'validated', 'sleep-short', 'network',
-    'sleeper', 'flaky', 'always-fails', 'not-json-retried', 'chatty', 'limited', 'slow-retried',
+    'sleeper', 'flaky', 'always-fails', 'not-json-retried', 'chatty', 'limited', 'slow-retried', 'sandbox', 'memory-hog', 'fork-bomb',
   ]);
   const get = (name: string) => config.runners.get(name) ?? assert.fail(name);
   assert.equal(get('env').env['GREETING'], 'hi from env');
@@ -472,6 +472,8 @@ test('the integration fixture loads, with ${VAR:-default} resolved from the env 
   assert.equal(get('text-echo').output, 'text');
   assert.equal(get('slow').timeoutMs, 1000);
   assert.equal(get('big-output').limits.outputBytes, 100_000);
+  assert.equal(get('memory-hog').limits.memoryBytes, 32 * MiB);
+  assert.equal(get('fork-bomb').limits.pids, 64);
   assert.equal(get('missing-image').image, 'berth-test/does-not-exist:1');
   assert.deepEqual(get('validated').validateInput({ name: 'x', count: 0 }), [{ path: '/input/count', message: 'must be >= 1' }]);
   const defaults = await loadRunnersFile(fixture('berth.yaml'), { env: {} });
