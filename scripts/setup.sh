@@ -90,6 +90,10 @@ ensure_docker() {
 
 ensure_podman() {
   local socket=/run/podman/podman.sock
+  # Runners get an init (HostConfig.Init) by default: Podman needs catatonit for it, and refuses to
+  # start the container without. Checked even when Podman already runs. (Docker's docker-init
+  # comes with docker.io, through its tini dependency.)
+  if [ ! -x /usr/libexec/podman/catatonit ]; then log "installing catatonit (Podman's init)"; apt_install catatonit; fi
   if curl -sf --unix-socket "$socket" http://engine/_ping >/dev/null 2>&1; then return 0; fi
   command -v podman >/dev/null && command -v runc >/dev/null || { log "installing podman and runc"; apt_install podman runc; }
   if [ ! -f /etc/containers/containers.conf ]; then

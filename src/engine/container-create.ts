@@ -12,15 +12,31 @@ import type { EngineCall } from './engine-liveness.ts';
 import { engineRequest, EngineHttpError, type EngineAddress } from './engine-socket.ts';
 
 /**
+ * RLIMIT_NPROC, sent because Podman 4's compat API, given any Ulimits, sets every one it was not
+ * given to its own maximum (nproc 1048576), which is above its service's hard limit, so runc
+ * fails to start the container with EPERM (checked here). The limit counts the processes of the
+ * container's uid across the whole host, not per container: the per-task bound is PidsLimit, and
+ * this one only has to leave room for many tasks at once under the same uid.
+ */
+const NPROC = 4096;
+
+/**
  * The Engine API create body. Network "none" is set explicitly (Podman turns an unset mode into a
  * bridge) and, with it, NetworkDisabled: without it Docker still builds a network sandbox for the
  * container, about 100 ms per container, for the same isolation (its own network namespace with
  * only `lo`). Podman ignores NetworkDisabled.
+ *
+ * The log driver is left to the engine (json-file on Docker, k8s-file on Podman) and only its
+ * size is set: `max-size` is the one option both accept, and with Docker's default of one file it
+ * is a bound, not a rotation. Podman with ReadonlyRootfs also mounts tmpfs on /run and /var/tmp
+ * (its read-only-tmpfs default, which the compat API does not let a client turn off); their pages,
+ * like /tmp's, count against the memory limit.
  */
 export function containerConfig(spec: ContainerSpec): Record<string, unknown> {
   return {
     Image: spec.image,
     ...(spec.command === undefined ? {} : { Cmd: [...spec.command] }),
+    User: spec.user,
     Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
     Labels: { ...spec.labels },
     Tty: false,
@@ -35,10 +51,20 @@ export function containerConfig(spec: ContainerSpec): Record<string, unknown> {
       NetworkMode: spec.network,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
+      Init: spec.init,
+      ReadonlyRootfs: spec.readOnlyRootfs,
+      // mode=1777 only applies where the image has no /tmp: over an existing one the engines keep its mode.
+      Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${spec.tmpfsBytes},mode=1777` },
       // Memory equal to MemorySwap means no swap, so the memory limit is a real limit.
-      ...(spec.memoryBytes === undefined ? {} : { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes }),
+      Memory: spec.memoryBytes,
+      MemorySwap: spec.memoryBytes,
       ...(spec.nanoCpus === undefined ? {} : { NanoCpus: spec.nanoCpus }),
-      ...(spec.pids === undefined ? {} : { PidsLimit: spec.pids }),
+      PidsLimit: spec.pids,
+      Ulimits: [
+        { Name: 'nofile', Soft: spec.nofile, Hard: spec.nofile },
+        { Name: 'nproc', Soft: NPROC, Hard: NPROC },
+      ],
+      LogConfig: { Config: { 'max-size': String(spec.logBytes) } },
     },
   };
 }

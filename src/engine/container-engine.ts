@@ -31,9 +31,23 @@ export interface ContainerSpec {
   readonly stdoutLimitBytes: number;
   /** Only the last this-many bytes of stderr are kept. */
   readonly stderrLimitBytes: number;
-  readonly memoryBytes?: number;
+  /** The process's user, as the engine's `User`: `uid`, `uid:gid`, or names the image's /etc/passwd knows. */
+  readonly user: string;
+  /** The root filesystem is mounted read-only; /tmp is a tmpfs either way. */
+  readonly readOnlyRootfs: boolean;
+  /** The tmpfs mounted on /tmp holds at most this many bytes (charged to the memory limit too). */
+  readonly tmpfsBytes: number;
+  /** PID 1 is the engine's init (docker-init, Podman's catatonit), which forwards signals and reaps zombies. */
+  readonly init: boolean;
+  /** Hard memory limit, bytes; swap is never added to it. */
+  readonly memoryBytes: number;
   readonly nanoCpus?: number;
-  readonly pids?: number;
+  /** Most processes (and threads) the container may hold at once. */
+  readonly pids: number;
+  /** RLIMIT_NOFILE, soft and hard. */
+  readonly nofile: number;
+  /** The engine's own log of the container's output (Berth reads it over attach, not from there) stops growing at this size. */
+  readonly logBytes: number;
 }
 
 export interface ContainerOutcome {
@@ -45,6 +59,11 @@ export interface ContainerOutcome {
   readonly stderrTruncated: boolean;
   readonly timedOut: boolean;
   readonly stdoutOverflow: boolean;
+  /**
+   * The kernel killed a process of the container for memory. Docker reports it (State.OOMKilled,
+   * for any process of the container). Podman 4 never does (podman#13102, fixed in 5.0), so on any
+   * engine but Docker a SIGKILL (exit 137) that Berth did not send counts as one too.
+   */
   readonly oomKilled: boolean;
   /** The caller's signal aborted the run and the container was killed. */
   readonly aborted: boolean;

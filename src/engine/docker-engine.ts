@@ -172,7 +172,7 @@ async function superviseContainer(
   if (options.signal?.aborted === true) onAbort();
   try {
     streams = await openStreams(engine.address, container.id, kind, { requestMs: engine.timeouts.requestMs, until: lease.signal });
-    if (stopper.reason !== undefined) return buildOutcome(capture, null, stopper, startedAt);
+    if (stopper.reason !== undefined) return buildOutcome(capture, null, stopper, kind, startedAt);
     const outputDone = consumeOutput(streams, capture);
     // Asked before start, so the exit cannot be missed however fast the program is. A wait asked
     // only after the output ended costs Podman 100-500 ms per task (see bench/RESULTS.md). It has
@@ -189,7 +189,7 @@ async function superviseContainer(
     });
     const exit = await Promise.race([readExit(container, call, exited, lease), stopper.failure, stuck, lease.gone]);
     await Promise.race([stopper.settled(), lease.gone]);
-    return buildOutcome(capture, exit, stopper, startedAt);
+    return buildOutcome(capture, exit, stopper, kind, startedAt);
   } finally {
     clearTimeout(deadline);
     stopWaiting.abort(RUN_OVER);
@@ -198,13 +198,21 @@ async function superviseContainer(
   }
 }
 
+/** SIGKILL's exit status: 128 + 9, from the program itself or from the engine's init passing it on. */
+const KILLED_EXIT_CODE = 137;
+
 function buildOutcome(
   capture: OutputCapture,
   exit: { exitCode: number; oomKilled: boolean } | null,
   stopper: ContainerStopper,
+  kind: EngineKind,
   startedAt: number,
 ): ContainerOutcome {
   const reason = stopper.effectiveReason;
+  // Podman 4 never sets State.OOMKilled (podman#13102; checked here on cgroup v1 with and without
+  // init). Its SIGKILLs that Berth did not ask for (no stop was even requested) come from the
+  // kernel's OOM killer, or from someone killing the container or the program killing itself.
+  const presumedOom = kind !== 'docker' && exit?.exitCode === KILLED_EXIT_CODE && stopper.reason === undefined;
   return {
     exitCode: exit?.exitCode ?? null,
     stdout: capture.stdout,
@@ -212,7 +220,7 @@ function buildOutcome(
     stderrTruncated: capture.stderrTruncated,
     timedOut: reason === 'timeout',
     stdoutOverflow: capture.stdoutOverflow,
-    oomKilled: exit?.oomKilled ?? false,
+    oomKilled: (exit?.oomKilled ?? false) || presumedOom,
     aborted: reason === 'abort',
     durationMs: Date.now() - startedAt,
   };

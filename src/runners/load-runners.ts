@@ -19,6 +19,7 @@ import { resolveInputSchema } from './input-schema.ts';
 import { checkConfigShape, formatProblem, isMapping, type ConfigProblem } from './runner-config-schema.ts';
 import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts';
 import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Schedule, Webhook, Workflow } from './runner.ts';
+import { resolveNetwork, resolveNetworksAllowed, resolveSwitches, resolveUser, SANDBOX_DEFAULTS } from './runner-sandbox.ts';
 import { resolveSchedules } from './schedule-config.ts';
 import { resolveAuth } from './auth-config.ts';
 import { splitShellWords } from './shell-words.ts';
@@ -68,7 +69,7 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
     report: (path, message) => problems.push({ path, message }),
   };
   const section = (key: string): unknown => (isMapping(document) ? document[key] : undefined);
-  const runners = resolveRunners(section('runners'), context);
+  const runners = resolveRunners(section('runners'), resolveNetworksAllowed(section('networks_allowed'), context), context);
   const workflows = resolveWorkflows(section('workflows'), new Set(runners.keys()), context);
   // After workflows: a schedule may start one of them, and its input must pass the target's schema.
   const schedules = resolveSchedules(section('schedules'), { runners, workflows }, context);
@@ -160,12 +161,12 @@ interface ResolveContext {
 }
 
 /** Every entry is resolved, even ones with problems, so that all of a file's problems surface. */
-function resolveRunners(section: unknown, context: ResolveContext): Map<string, Runner> {
+function resolveRunners(section: unknown, networksAllowed: ReadonlySet<string>, context: ResolveContext): Map<string, Runner> {
   const runners = new Map<string, Runner>();
   if (!isMapping(section)) return runners;
   for (const [name, entry] of Object.entries(section)) {
     checkName('runner name', name, ['runners', name], context);
-    runners.set(name, resolveRunner(name, isMapping(entry) ? entry : {}, context));
+    runners.set(name, resolveRunner(name, isMapping(entry) ? entry : {}, networksAllowed, context));
   }
   return runners;
 }
@@ -174,7 +175,7 @@ function resolveRunners(section: unknown, context: ResolveContext): Map<string, 
  * Builds a Runner from one entry. Values of the wrong type were already reported by the shape
  * check and are replaced by defaults here; the Runner is then discarded with the ConfigError.
  */
-function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, context: ResolveContext): Runner {
+function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, networksAllowed: ReadonlySet<string>, context: ResolveContext): Runner {
   const at = (...keys: string[]) => ['runners', name, ...keys];
   return Object.freeze({
     name,
@@ -184,7 +185,9 @@ function resolveRunner(name: string, entry: Readonly<Record<string, unknown>>, c
     timeoutMs: resolveTimeout(entry['timeout'], at('timeout'), context),
     ...resolveInputSchema(entry['input_schema'], at('input_schema'), context),
     output: entry['output'] === 'text' ? 'text' : 'json',
-    network: typeof entry['network'] === 'string' ? entry['network'] : 'none',
+    network: resolveNetwork(entry['network'], networksAllowed, at('network'), context),
+    user: resolveUser(entry['user'], at('user'), context),
+    ...resolveSwitches(entry),
     limits: resolveLimits(isMapping(entry['limits']) ? entry['limits'] : {}, at('limits'), context),
     retries: resolveRetries(isMapping(entry['retries']) ? entry['retries'] : {}, at('retries'), context),
     concurrency: typeof entry['concurrency'] === 'number' ? entry['concurrency'] : undefined,
@@ -250,14 +253,17 @@ function resolveLimits(limits: Readonly<Record<string, unknown>>, path: string[]
     context.report([...path, key], 'must be a positive size');
     return undefined;
   };
-  const { cpus, pids } = limits;
+  const { cpus, pids, nofile } = limits;
   const nanoCpus = typeof cpus === 'number' && cpus > 0 ? Math.round(cpus * 1e9) : undefined;
   // Docker reads NanoCpus 0 as "no limit", so a value too small to express must not round to it.
   if (nanoCpus === 0) context.report([...path, 'cpus'], 'must be a positive number');
   return Object.freeze({
-    ...optional('memoryBytes', size('memory')),
+    memoryBytes: size('memory') ?? SANDBOX_DEFAULTS.memoryBytes,
     ...optional('nanoCpus', nanoCpus),
-    ...optional('pids', typeof pids === 'number' ? pids : undefined),
+    pids: typeof pids === 'number' ? pids : SANDBOX_DEFAULTS.pids,
+    nofile: typeof nofile === 'number' ? nofile : SANDBOX_DEFAULTS.nofile,
+    tmpBytes: size('tmp') ?? SANDBOX_DEFAULTS.tmpBytes,
+    logBytes: size('log') ?? SANDBOX_DEFAULTS.logBytes,
     outputBytes: size('output') ?? context.defaultOutputBytes,
   });
 }

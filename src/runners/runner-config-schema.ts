@@ -53,6 +53,11 @@ export const RunnerLimitsEntry = Type.Object(
     memory: Type.Optional(Size),
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, errorMessage: { exclusiveMinimum: 'must be a positive number' } })),
     pids: Type.Optional(PositiveInteger),
+    nofile: Type.Optional(Type.Integer({
+      minimum: 1, maximum: 1_048_576, errorMessage: { minimum: 'must be an integer from 1 to 1048576', maximum: 'must be an integer from 1 to 1048576' },
+    })),
+    tmp: Type.Optional(Size),
+    log: Type.Optional(Size),
     output: Type.Optional(Size),
   },
   { additionalProperties: false },
@@ -88,6 +93,13 @@ export const RunnerEntry = Type.Object(
     input_schema: Type.Optional(InputSchema),
     output: Type.Optional(Type.Enum(['json', 'text'])),
     network: Type.Optional(Type.String({ minLength: 1 })),
+    // No keys for privileged mode, capabilities, devices or mounts: a runner cannot ask for them.
+    // A number is a uid, as YAML reads `user: 1000`; runner-sandbox.ts checks the string form.
+    user: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0, errorMessage: { minimum: 'must be a uid, 0 or more' } })], {
+      errorMessage: { anyOf: 'must be a user name or uid, optionally with :group or :gid' },
+    })),
+    read_only: Type.Optional(Type.Boolean()),
+    init: Type.Optional(Type.Boolean()),
     limits: Type.Optional(RunnerLimitsEntry),
     retries: Type.Optional(RunnerRetriesEntry),
     concurrency: Type.Optional(PositiveInteger),
@@ -199,6 +211,8 @@ export const AuthEntry = Type.Union([
 /** The whole file. Entry names are keys; their pattern is checked in config-names.ts. */
 export const BerthConfigFile = Type.Object(
   {
+    // Networks a runner may name besides none; runner-sandbox.ts checks each runner's against it.
+    networks_allowed: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     runners: Type.Record(Type.String(), RunnerEntry, {
       minProperties: 1,
       errorMessage: {

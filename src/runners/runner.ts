@@ -10,12 +10,18 @@ import type { ErrorDetail } from '../errors.ts';
 export type OutputMode = 'json' | 'text';
 
 export interface RunnerLimits {
-  /** Hard memory limit for the container, bytes. */
-  readonly memoryBytes?: number;
+  /** Hard memory limit for the container, bytes, without swap; more and the kernel kills (oom). */
+  readonly memoryBytes: number;
   /** CPU quota, in units of 1e-9 CPUs (Docker's NanoCpus). */
   readonly nanoCpus?: number;
   /** Maximum number of processes in the container. */
-  readonly pids?: number;
+  readonly pids: number;
+  /** RLIMIT_NOFILE (soft and hard): open files per process. */
+  readonly nofile: number;
+  /** Size of the tmpfs on /tmp, bytes. */
+  readonly tmpBytes: number;
+  /** Size at which the engine's own log of the container stops growing, bytes. */
+  readonly logBytes: number;
   /** Largest stdout accepted as the result, bytes; more fails the task with output_too_large. */
   readonly outputBytes: number;
 }
@@ -40,7 +46,14 @@ export interface Runner {
   /** The JSON Schema as written in the config (shown by GET /runners), or undefined. */
   readonly inputSchema: Readonly<Record<string, unknown>> | undefined;
   readonly output: OutputMode;
+  /** `none`, or a name listed in the file's networks_allowed. */
   readonly network: string;
+  /** The container's user: `uid`, `uid:gid`, or names the image knows. */
+  readonly user: string;
+  /** The root filesystem is read-only (/tmp is a tmpfs either way). */
+  readonly readOnly: boolean;
+  /** PID 1 is the engine's init, so signals reach the program and zombies are reaped. */
+  readonly init: boolean;
   readonly limits: RunnerLimits;
   readonly retries: RetryPolicy;
   /** Most tasks of this runner running at once across all workers; undefined: no limit. */

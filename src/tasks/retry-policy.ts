@@ -4,7 +4,8 @@
 import type { RetryPolicy } from '../runners/runner.ts';
 import type { TaskErrorCode } from './task-schemas.ts';
 
-// A failure of the program or of the engine may pass; output the program got wrong will not.
+// A failure of the program or of the engine may pass; output the program got wrong will not, nor
+// will memory the same program needs for the same input (oom): the runner's limit has to change.
 const RETRYABLE: ReadonlySet<TaskErrorCode> = new Set(['nonzero_exit', 'timeout', 'engine_error']);
 const MAX_DELAY_MS = 60 * 60 * 1000;
 

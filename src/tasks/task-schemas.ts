@@ -27,6 +27,7 @@ function literals<const T extends readonly string[]>(values: T): { -readonly [K 
 export const TaskErrorCode = Type.Union([
   Type.Literal('nonzero_exit'), Type.Literal('timeout'), Type.Literal('invalid_output'),
   Type.Literal('output_too_large'), Type.Literal('engine_error'),
+  Type.Literal('oom', { description: 'the kernel killed the container\'s program for exceeding the runner\'s memory limit' }),
   Type.Literal('invalid_input', { description: 'a workflow step\'s input did not match its runner\'s input_schema; no container ran' }),
 ]);
 export type TaskErrorCode = Static<typeof TaskErrorCode>;

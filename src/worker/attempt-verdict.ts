@@ -3,7 +3,7 @@
  * No I/O, so every branch is unit-tested.
  */
 import type { AttemptResult } from '../tasks/task-lifecycle.ts';
-import type { Runner } from '../runners/runner.ts';
+import type { Runner, RunnerLimits } from '../runners/runner.ts';
 import type { ContainerOutcome, EngineError } from '../engine/container-engine.ts';
 import { findExcessiveNesting } from '../json-depth.ts';
 
@@ -20,7 +20,10 @@ const MESSAGE_EXCERPT_CHARS = 500;
  */
 const MAX_OUTPUT_DEPTH = 256;
 
-export function judgeOutcome(outcome: ContainerOutcome, runner: Pick<Runner, 'output' | 'timeoutMs' | 'limits'>): AttemptVerdict {
+/** What of a runner judging needs. */
+export type JudgedRunner = Pick<Runner, 'output' | 'timeoutMs'> & { readonly limits: Pick<RunnerLimits, 'outputBytes' | 'memoryBytes'> };
+
+export function judgeOutcome(outcome: ContainerOutcome, runner: JudgedRunner): AttemptVerdict {
   if (outcome.aborted) return { kind: 'stopped' };
   if (outcome.timedOut) {
     return failed('timeout', `timed out after ${formatSeconds(runner.timeoutMs)}; the container was killed`, outcome.exitCode);
@@ -32,9 +35,14 @@ export function judgeOutcome(outcome: ContainerOutcome, runner: Pick<Runner, 'ou
     return failed('engine_error', 'the container ended without an exit code', null);
   }
   if (outcome.exitCode !== 0) {
-    const why = outcome.oomKilled ? ' (killed: out of memory)' : '';
     const tail = stderrTail(outcome.stderr);
-    return failed('nonzero_exit', `exited with code ${outcome.exitCode}${why}${tail === '' ? '' : `: ${tail}`}`, outcome.exitCode);
+    const after = tail === '' ? '' : `: ${tail}`;
+    // A failed exit with an OOM kill in the container is the memory limit's doing, whichever
+    // process the kernel chose (the program, or a child whose death made it fail).
+    if (outcome.oomKilled) {
+      return failed('oom', `killed for exceeding the memory limit of ${formatMiB(runner.limits.memoryBytes)} (exit code ${outcome.exitCode})${after}`, outcome.exitCode);
+    }
+    return failed('nonzero_exit', `exited with code ${outcome.exitCode}${after}`, outcome.exitCode);
   }
   return parseOutput(outcome.stdout, runner.output);
 }
@@ -91,6 +99,10 @@ function failedResult(code: NonNullable<AttemptResult['errorCode']>, message: st
 function stderrTail(stderr: Buffer): string {
   const text = printable(stderr.toString('utf8').trim());
   return text.length > MESSAGE_EXCERPT_CHARS ? `…${text.slice(-MESSAGE_EXCERPT_CHARS)}` : text;
+}
+
+function formatMiB(bytes: number): string {
+  return `${Math.round((bytes / 2 ** 20) * 100) / 100} MiB`;
 }
 
 function formatSeconds(ms: number): string {

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ContainerEngine, ContainerOutcome, ContainerSpec, RunOptions } from '../../src/engine/container-engine.ts';
+import { SANDBOX_DEFAULTS } from '../../src/runners/runner-sandbox.ts';
 
 export type TestEngineName = 'docker' | 'podman';
 
@@ -49,7 +50,8 @@ export const TEST_FILE_LABEL = 'berth.test.file';
 
 /**
  * A spec for TEST_IMAGE with a unique name and labels: `fileId` groups the file's containers for
- * its `after` cleanup, and a fresh case id lets a test check that it left nothing behind.
+ * its `after` cleanup, and a fresh case id lets a test check that it left nothing behind. The
+ * sandbox is a runner's default one (non-root, read-only root, init, limits), as the worker asks.
  */
 export function testSpec(fileId: string, overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   const caseId = randomUUID();
@@ -60,6 +62,14 @@ export function testSpec(fileId: string, overrides: Partial<ContainerSpec> = {})
     env: {},
     labels: { [TEST_FILE_LABEL]: fileId, [TEST_CASE_LABEL]: caseId },
     network: 'none',
+    user: SANDBOX_DEFAULTS.user,
+    readOnlyRootfs: SANDBOX_DEFAULTS.readOnly,
+    tmpfsBytes: SANDBOX_DEFAULTS.tmpBytes,
+    init: SANDBOX_DEFAULTS.init,
+    memoryBytes: SANDBOX_DEFAULTS.memoryBytes,
+    pids: SANDBOX_DEFAULTS.pids,
+    nofile: SANDBOX_DEFAULTS.nofile,
+    logBytes: SANDBOX_DEFAULTS.logBytes,
     stdin: Buffer.alloc(0),
     timeoutMs: 30_000,
     stdoutLimitBytes: 4 * 1024 * 1024,

@@ -120,8 +120,16 @@ for (const { name, dockerHost } of testEngines()) {
       await assert.rejects(run({ image }), isEngineError('image_not_found', new RegExp(image)));
     });
 
-    test('an unrunnable command fails as create_failed and leaves nothing', async () => {
-      await assert.rejects(run({ command: ['/no/such/program'] }), isEngineError('create_failed'));
+    test('without init, an unrunnable command fails as create_failed and leaves nothing', async () => {
+      await assert.rejects(run({ command: ['/no/such/program'], init: false }), isEngineError('create_failed'));
+    });
+
+    test('with init (the default), an unrunnable command is the init\'s failed exit, saying why', async () => {
+      // The container starts (its PID 1 is the init); the init's exec fails. docker-init (tini)
+      // exits 127, Podman's catatonit 1.
+      const outcome = await run({ command: ['/no/such/program'] });
+      assert.notEqual(outcome.exitCode, 0);
+      assert.match(outcome.stderr.toString(), /exec.*No such file or directory/);
     });
 
     test('removeContainers removes every container with the labels, even under run()', async () => {

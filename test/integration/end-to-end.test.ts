@@ -89,6 +89,37 @@ for (const engineUnderTest of testEngines()) {
       assert.match(task['error'].message, /1s/);
     });
 
+    test('a runner with no sandbox settings runs as 65534 on a read-only root, under an init, with nofile 1024', async () => {
+      const task = await run('sandbox');
+      assert.equal(task['status'], 'succeeded', JSON.stringify(task));
+      assert.deepEqual(task['output'], {
+        uid: 65534, gid: 65534, rootWritable: false, pid1: `${engineUnderTest.name}-init`, nofile: 1024,
+      });
+    });
+
+    test('over its memory limit → failed oom naming the limit, and not retried', async () => {
+      const task = await run('memory-hog');
+      assert.equal(task['status'], 'failed');
+      assert.equal(task['error'].code, 'oom', JSON.stringify(task['error']));
+      assert.match(task['error'].message, /memory limit of 32 MiB/);
+      assert.equal(task['exitCode'], 137);
+      assert.equal(task['attempts'], 1);
+    });
+
+    test('a fork bomb is held by the pid limit; the worker goes on with the next task', async () => {
+      const bomb = await submit(url, 'fork-bomb');
+      const next = await submit(url, 'echo', { after: 'bomb' });
+      const [bombed, echoed] = await Promise.all([waitForFinal(url, bomb.id), waitForFinal(url, next.id)]);
+      assert.equal(bombed['status'], 'failed');
+      assert.ok(['timeout', 'nonzero_exit'].includes(bombed['error'].code), JSON.stringify(bombed['error']));
+      assert.ok(Date.parse(bombed['finishedAt']) - Date.parse(bombed['startedAt']) < 10_000, JSON.stringify(bombed));
+      assert.match(await logs(bomb.id), /can't fork/);
+      assert.equal(echoed['status'], 'succeeded', JSON.stringify(echoed));
+      assert.deepEqual(echoed['output'], { after: 'bomb' });
+      assert.equal((await run('echo', 'still here'))['output'], 'still here');
+      assert.deepEqual(await engine.listContainers({ 'berth.task-id': bomb.id }), [], 'container must be removed');
+    });
+
     test('missing image → failed engine_error naming the image', async () => {
       const task = await run('missing-image');
       assert.equal(task['error'].code, 'engine_error');

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { engineErrorResult, judgeOutcome } from '../../src/worker/attempt-verdict.ts';
+import { engineErrorResult, judgeOutcome, type JudgedRunner } from '../../src/worker/attempt-verdict.ts';
 import { EngineError, type ContainerOutcome } from '../../src/engine/container-engine.ts';
 
-const runner: { output: 'json' | 'text'; timeoutMs: number; limits: { outputBytes: number } } = {
-  output: 'json', timeoutMs: 2500, limits: { outputBytes: 100 },
+const runner: JudgedRunner = {
+  output: 'json', timeoutMs: 2500, limits: { outputBytes: 100, memoryBytes: 64 * 2 ** 20 },
 };
 
 function outcome(overrides: Partial<ContainerOutcome>): ContainerOutcome {
@@ -50,8 +50,24 @@ test('non-zero exit carries the code and the tail of stderr', () => {
   assert.match(r.errorMessage!, /^exited with code 7: …y+END$/);
 });
 
-test('an OOM kill says so', () => {
-  assert.match(result({ exitCode: 137, oomKilled: true }).errorMessage!, /out of memory/);
+test('an OOM kill fails with oom, naming the memory limit', () => {
+  const r = result({ exitCode: 137, oomKilled: true, stderr: Buffer.from('allocating\n') });
+  assert.equal(r.errorCode, 'oom');
+  assert.equal(r.exitCode, 137);
+  assert.equal(r.errorMessage, 'killed for exceeding the memory limit of 64 MiB (exit code 137): allocating');
+});
+
+test('a program that failed because a child was OOM-killed fails with oom too', () => {
+  assert.equal(result({ exitCode: 1, oomKilled: true }).errorCode, 'oom');
+});
+
+test('a clean exit despite an OOM kill in the container (a child it could do without) succeeds', () => {
+  assert.equal(result({ exitCode: 0, oomKilled: true, stdout: Buffer.from('1') }).status, 'succeeded');
+});
+
+test('a timeout or overflow is reported as such even when memory ran out as well', () => {
+  assert.equal(result({ exitCode: 137, oomKilled: true, timedOut: true }).errorCode, 'timeout');
+  assert.equal(result({ exitCode: 137, oomKilled: true, stdoutOverflow: true }).errorCode, 'output_too_large');
 });
 
 test('timeout wins over the exit code the kill produced', () => {
@@ -82,8 +98,8 @@ test('engine errors become engine_error with the reason', () => {
 
 test('json stdout nested past 256 levels is invalid_output (every read of the task would fail to serialise it); 256 is fine', () => {
   const nested = (depth: number) => Buffer.from(`${'['.repeat(depth)}${']'.repeat(depth)}`);
-  const deep = result({ stdout: nested(10_000) }, { ...runner, limits: { outputBytes: 1e6 } });
+  const deep = result({ stdout: nested(10_000) }, { ...runner, limits: { ...runner.limits, outputBytes: 1e6 } });
   assert.equal(deep.errorCode, 'invalid_output');
   assert.match(deep.errorMessage!, /deeper than 256 levels/);
-  assert.equal(result({ stdout: nested(256) }, { ...runner, limits: { outputBytes: 1e6 } }).status, 'succeeded');
+  assert.equal(result({ stdout: nested(256) }, { ...runner, limits: { ...runner.limits, outputBytes: 1e6 } }).status, 'succeeded');
 });

@@ -35,6 +35,7 @@ function problems(text: string, env: Record<string, string> = {}): readonly stri
 test('a valid file resolves every field, in file order', () => {
   const config = parse(
     `
+networks_allowed: [bridge]
 runners:
   jira-processor:
     image: registry.example.com/jira:2
@@ -52,7 +53,10 @@ runners:
       properties: { key: { type: string } }
     output: text
     network: bridge
-    limits: { memory: 256m, cpus: 1.5, pids: 64, output: 1MiB }
+    user: "1000:1000"
+    read_only: false
+    init: false
+    limits: { memory: 256m, cpus: 1.5, pids: 64, nofile: 4096, tmp: 16MiB, log: 2MiB, output: 1MiB }
     retries: { limit: 3, delay: 2s, backoff: fixed }
     concurrency: 2
   echo:
@@ -71,7 +75,10 @@ runners:
     inputSchema: { type: 'object', required: ['key'], properties: { key: { type: 'string' } } },
     output: 'text',
     network: 'bridge',
-    limits: { memoryBytes: 256 * MiB, nanoCpus: 1_500_000_000, pids: 64, outputBytes: MiB },
+    user: '1000:1000',
+    readOnly: false,
+    init: false,
+    limits: { memoryBytes: 256 * MiB, nanoCpus: 1_500_000_000, pids: 64, nofile: 4096, tmpBytes: 16 * MiB, logBytes: 2 * MiB, outputBytes: MiB },
     retries: { limit: 3, delayMs: 2000, backoff: 'fixed' },
     concurrency: 2,
     callback: undefined,
@@ -88,13 +95,16 @@ test('omitted fields take their defaults', () => {
     inputSchema: undefined,
     output: 'json',
     network: 'none',
-    limits: { outputBytes: 10 * MiB },
+    user: '65534:65534',
+    readOnly: true,
+    init: true,
+    limits: { memoryBytes: 512 * MiB, pids: 256, nofile: 1024, tmpBytes: 64 * MiB, logBytes: MiB, outputBytes: 10 * MiB },
     retries: { limit: 0, delayMs: 1000, backoff: 'exponential' },
     concurrency: undefined,
     callback: undefined,
   });
   const config = parseRunnersConfig('runners: { echo: { image: busybox } }', { env: {}, source: 's', defaultOutputBytes: 4096 });
-  assert.deepEqual(config.runners.get('echo')?.limits, { outputBytes: 4096 });
+  assert.equal(config.runners.get('echo')?.limits.outputBytes, 4096);
   assert.deepEqual(runner('runners: { echo: { image: busybox } }', 'echo').validateInput({ anything: 1 }), []);
 });
 
@@ -225,6 +235,86 @@ runners:
       'runners.t.limits.cpus: must be a number',
       'runners.t.limits.pids: must be an integer',
       'runners.t.limits.output: must be a positive size',
+    ],
+  );
+});
+
+test('a runner\'s network is none unless networks_allowed lists the one it names, host and container:* included', () => {
+  const file = (network: string, allowed: string) => `
+networks_allowed: ${allowed}
+runners: { x: { image: i, network: "${network}" } }
+`;
+  assert.equal(runner(file('none', '[]'), 'x').network, 'none');
+  assert.equal(runner('runners: { x: { image: i } }', 'x').network, 'none');
+  assert.equal(runner(file('host', '[host]'), 'x').network, 'host');
+  assert.equal(runner(file('container:vpn', '["container:vpn"]'), 'x').network, 'container:vpn');
+  assert.equal(runner(file('jobs', '[bridge, jobs]'), 'x').network, 'jobs');
+  assert.deepEqual(problems(file('host', '[bridge]')), ['runners.x.network: "host" is not in networks_allowed']);
+  assert.deepEqual(problems('runners: { x: { image: i, network: bridge } }'), ['runners.x.network: "bridge" is not in networks_allowed']);
+  assert.deepEqual(problems(file('container:vpn', '["container:db"]')), ['runners.x.network: "container:vpn" is not in networks_allowed']);
+  assert.deepEqual(problems(file('container:vpn', '["container:*"]')), [
+    'networks_allowed.0: "container:*": networks are listed by name, not by pattern',
+    'runners.x.network: "container:vpn" is not in networks_allowed',
+  ]);
+  assert.deepEqual(problems(file('none', '["container:", ""]')), [
+    'networks_allowed.0: "container:" must name the container',
+    'networks_allowed.1: must not be empty',
+  ]);
+  assert.deepEqual(problems(file('none', 'host')), ['networks_allowed: must be a list']);
+});
+
+test('user, read_only and init override the hardened defaults, and are checked', () => {
+  const x = (keys: string) => runner(`runners: { x: { image: i, ${keys} } }`, 'x');
+  assert.equal(x('user: 1000').user, '1000');
+  assert.equal(x('user: "1000:50"').user, '1000:50');
+  assert.equal(x('user: app:staff').user, 'app:staff');
+  assert.equal(x('user: 0').user, '0');
+  assert.deepEqual([x('read_only: true').readOnly, x('read_only: false').readOnly], [true, false]);
+  assert.deepEqual([x('init: true').init, x('init: false').init], [true, false]);
+  assert.deepEqual(
+    problems(`
+runners:
+  x: { image: i, user: "1000:", read_only: "no", init: 1 }
+  y: { image: i, user: -1 }
+  z: { image: i, user: "a b", limits: { nofile: 0, tmp: 0, log: none } }
+  w: { image: i, user: [1000], limits: { nofile: 2000000, tmp: [], log: true } }
+`),
+    [
+      'runners.x.user: must be a user name or uid, optionally with :group or :gid (e.g. 65534:65534)',
+      'runners.x.read_only: must be a boolean',
+      'runners.x.init: must be a boolean',
+      'runners.y.user: must be a uid, 0 or more',
+      'runners.z.user: must be a user name or uid, optionally with :group or :gid (e.g. 65534:65534)',
+      'runners.z.limits.nofile: must be an integer from 1 to 1048576',
+      'runners.z.limits.tmp: must be a positive size',
+      'runners.z.limits.log: must be a positive size',
+      'runners.w.user: must be a user name or uid, optionally with :group or :gid',
+      'runners.w.limits.nofile: must be an integer from 1 to 1048576',
+      'runners.w.limits.tmp: must be a positive size',
+      'runners.w.limits.log: must be a positive size',
+    ],
+  );
+});
+
+test('a runner cannot ask for privileges, capabilities, devices or host mounts: there are no such keys', () => {
+  assert.deepEqual(
+    problems(`
+runners:
+  x:
+    image: i
+    privileged: true
+    cap_add: [NET_ADMIN]
+    capabilities: [SYS_ADMIN]
+    devices: [/dev/kvm]
+    volumes: ["/:/host"]
+    mounts: [{ type: bind, source: /, target: /host }]
+    security_opt: [seccomp=unconfined]
+    pid: host
+`),
+    [
+      'runners.x.privileged: unknown key', 'runners.x.cap_add: unknown key', 'runners.x.capabilities: unknown key',
+      'runners.x.devices: unknown key', 'runners.x.volumes: unknown key', 'runners.x.mounts: unknown key',
+      'runners.x.security_opt: unknown key', 'runners.x.pid: unknown key',
     ],
   );
 });
@@ -373,7 +463,7 @@ test('the integration fixture loads, with ${VAR:-default} resolved from the env 
   const config = await loadRunnersFile(fixture('berth.yaml'), { env: { BERTH_TEST_GREETING: 'hi from env' } });
   assert.deepEqual([...config.runners.keys()], [
     'echo', 'text-echo', 'fail', 'slow', 'big-output', 'not-json', 'stderr', 'env', 'missing-image', 'validated', 'sleep-short', 'network',
-    'sleeper', 'flaky', 'always-fails', 'not-json-retried', 'chatty', 'limited', 'slow-retried',
+    'sleeper', 'flaky', 'always-fails', 'not-json-retried', 'chatty', 'limited', 'slow-retried', 'sandbox', 'memory-hog', 'fork-bomb',
   ]);
   const get = (name: string) => config.runners.get(name) ?? assert.fail(name);
   assert.equal(get('env').env['GREETING'], 'hi from env');
@@ -382,6 +472,8 @@ test('the integration fixture loads, with ${VAR:-default} resolved from the env 
   assert.equal(get('text-echo').output, 'text');
   assert.equal(get('slow').timeoutMs, 1000);
   assert.equal(get('big-output').limits.outputBytes, 100_000);
+  assert.equal(get('memory-hog').limits.memoryBytes, 32 * MiB);
+  assert.equal(get('fork-bomb').limits.pids, 64);
   assert.equal(get('missing-image').image, 'berth-test/does-not-exist:1');
   assert.deepEqual(get('validated').validateInput({ name: 'x', count: 0 }), [{ path: '/input/count', message: 'must be >= 1' }]);
   const defaults = await loadRunnersFile(fixture('berth.yaml'), { env: {} });

@@ -4,7 +4,7 @@ import { isRetryable, retryDelayMs } from '../../src/tasks/retry-policy.ts';
 
 test('the program\'s and the engine\'s failures are retried; wrong output is not', () => {
   assert.deepEqual(
-    (['nonzero_exit', 'timeout', 'engine_error', 'invalid_output', 'output_too_large'] as const).filter(isRetryable),
+    (['nonzero_exit', 'timeout', 'engine_error', 'invalid_output', 'output_too_large', 'oom'] as const).filter(isRetryable),
     ['nonzero_exit', 'timeout', 'engine_error'],
   );
 });
