@@ -11,6 +11,11 @@ export function pageOf<T extends { readonly id: string }>(rows: readonly T[], li
   return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
 }
 
+/** A page cut short (by size): `more` says whether rows follow its last item. */
+export function pageUpTo<T extends { readonly id: string }>(items: readonly T[], more: boolean): { items: T[]; nextCursor: string | null } {
+  return { items: [...items], nextCursor: more && items.length > 0 ? encodeCursor(items[items.length - 1]!.id) : null };
+}
+
 function encodeCursor(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
 }

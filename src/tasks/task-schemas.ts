@@ -107,9 +107,25 @@ export const Task = Type.Object(
 );
 export type Task = Static<typeof Task>;
 
+const { input, output, attemptHistory, callbackDeliveries, ...summaryFields } = Task.properties;
+
+/** A task in a listing: no input, output or histories, so a page costs little however large the tasks' outputs. */
+export const TaskSummary = Type.Object(summaryFields, { additionalProperties: false });
+export type TaskSummary = Static<typeof TaskSummary>;
+
+/** In a page: a summary, or with `fields=full` the whole task. */
+const TaskListItem = Type.Object({
+  ...summaryFields,
+  input: Type.Optional(input), output: Type.Optional(output),
+  attemptHistory: Type.Optional(attemptHistory), callbackDeliveries: Type.Optional(callbackDeliveries),
+}, { additionalProperties: false, description: 'Without fields=full: no input, output, attemptHistory or callbackDeliveries (read them at /tasks/{id})' });
+
+/** The most bytes of inputs and outputs one page with fields=full carries; a page holds at least one task. */
+export const FULL_PAGE_BYTES = 8 * 1024 * 1024;
+
 export const TaskPage = Type.Object(
   {
-    items: Type.Array(Task),
+    items: Type.Array(TaskListItem),
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' }),
   },
   { additionalProperties: false },
@@ -124,6 +140,11 @@ export const TaskListQuery = Type.Object(
     schedule: Type.Optional(Type.String({ minLength: 1, description: 'Only the tasks this schedule started' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ minLength: 1 })),
+    fields: Type.Optional(Type.Union([Type.Literal('summary'), Type.Literal('full')], {
+      default: 'summary',
+      description: 'summary (default): each task without input, output and histories. full: whole tasks, the page then ' +
+        `ending early once their inputs and outputs pass ${FULL_PAGE_BYTES / 1024 / 1024} MiB (nextCursor goes on from there)`,
+    })),
   },
   { additionalProperties: false },
 );

@@ -9,12 +9,12 @@ import { groupCommit } from '../group-commit.ts';
 import { FULL_ACCESS, likePatterns, mayUseRunner, type Access } from '../runners/access.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
-import { decodeCursor, pageOf } from './page-cursor.ts';
+import { decodeCursor, pageOf, pageUpTo } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { NewTick } from './schedule-store.ts';
 import type { Replay, SubmissionKeys, TaskLifecycle } from './task-lifecycle.ts';
-import type { Task, TaskListQuery, TaskPage, TaskSubmission } from './task-schemas.ts';
-import { findTask, listTasks, type NewTask } from './task-store.ts';
+import { FULL_PAGE_BYTES, type Task, type TaskListQuery, type TaskPage, type TaskSubmission } from './task-schemas.ts';
+import { findTask, findTasks, listTaskSizes, listTaskSummaries, type NewTask, type TaskFilter } from './task-store.ts';
 
 /** A task as clients see it, for other features' reads (the callback sender); null when missing. */
 export function readTask(pool: Pool, id: string): Promise<Task | null> {
@@ -105,7 +105,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
     async listTasks(query, access = FULL_ACCESS) {
       const limit = query.limit ?? 50;
       const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const items = await listTasks(pool, {
+      const filter: TaskFilter = {
         limit: limit + 1,
         ...(query.runner === undefined ? {} : { runner: query.runner }),
         ...(query.status === undefined ? {} : { status: query.status }),
@@ -113,8 +113,13 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
         ...(query.schedule === undefined ? {} : { schedule: query.schedule }),
         ...(before === undefined ? {} : { before }),
         ...(access.runners === undefined ? {} : { runnerLike: likePatterns(access.runners) }),
-      });
-      return pageOf(items, limit);
+      };
+      if (query.fields !== 'full') return pageOf(await listTaskSummaries(pool, filter), limit);
+      // Sizes first, so the page is cut before any output is loaded.
+      const sizes = await listTaskSizes(pool, filter);
+      const chosen = withinBytes(sizes.slice(0, limit), FULL_PAGE_BYTES);
+      const tasks = (await findTasks(pool, chosen)).sort((a, b) => (a.id < b.id ? 1 : -1));
+      return pageUpTo(tasks, sizes.length > chosen.length);
     },
 
     async cancelTask(id, access = FULL_ACCESS) {
@@ -125,6 +130,18 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
       return current;
     },
   };
+}
+
+/** The ids of the first rows whose bytes fit in `budget`; at least one, so a page always moves on. */
+function withinBytes(rows: readonly { id: string; bytes: number }[], budget: number): string[] {
+  const ids: string[] = [];
+  let total = 0;
+  for (const row of rows) {
+    total += row.bytes;
+    if (ids.length > 0 && total > budget) break;
+    ids.push(row.id);
+  }
+  return ids;
 }
 
 /** The keys a submission is recorded with, from its options. */

@@ -5,15 +5,20 @@
  * status 'running'), so an attempt that lost its claim can never overwrite a newer one.
  */
 import { prepared, type Queryable } from '../db.ts';
-import type { AttemptErrorCode, Task, TaskAttempt, TaskErrorCode } from './task-schemas.ts';
+import type { AttemptErrorCode, Task, TaskAttempt, TaskErrorCode, TaskSummary } from './task-schemas.ts';
 import { TRANSITIONS, type TaskStatus } from './task-status.ts';
 
-interface TaskRow {
+interface TaskRow extends SummaryRow {
+  input: unknown;
+  output: unknown;
+  history: AttemptJson[];
+  callbacks: CallbackJson[];
+}
+
+interface SummaryRow {
   id: string;
   runner: string;
   status: TaskStatus;
-  input: unknown;
-  output: unknown;
   error_code: TaskErrorCode | null;
   error_message: string | null;
   exit_code: number | null;
@@ -25,9 +30,7 @@ interface TaskRow {
   next_attempt_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
-  history: AttemptJson[];
   callback_url: string | null;
-  callbacks: CallbackJson[];
   workflow_id: string | null;
   step_id: string | null;
   schedule: string | null;
@@ -58,12 +61,14 @@ const TASK_COLUMNS = `id, runner, status, input, output, error_code, error_messa
   workflow_id, step_id, schedule, scheduled_for, traceparent`;
 
 /** Every column a Task needs, for a query over `berth.tasks t`. */
-export const TASK_SELECT = `t.id, t.runner, t.status, t.input, t.output, t.error_code, t.error_message, t.exit_code,
+/** A task's columns but its input, output and histories: a listing's. */
+const TASK_SUMMARY_SELECT = `t.id, t.runner, t.status, t.error_code, t.error_message, t.exit_code,
   t.attempts, t.max_attempts, t.priority, t.created_at, t.run_after, t.next_attempt_at, t.started_at, t.finished_at,
+  t.callback_url, t.workflow_id, t.step_id, t.schedule, t.scheduled_for, t.traceparent`;
+
+export const TASK_SELECT = `${TASK_SUMMARY_SELECT}, t.input, t.output,
   coalesce((select json_agg(a order by a.attempt) from berth.task_attempts a where a.task_id = t.id), '[]') as history,
-  t.callback_url,
-  coalesce((select json_agg(c order by c.attempt) from berth.callback_deliveries c where c.task_id = t.id), '[]') as callbacks,
-  t.workflow_id, t.step_id, t.schedule, t.scheduled_for, t.traceparent`;
+  coalesce((select json_agg(c order by c.attempt) from berth.callback_deliveries c where c.task_id = t.id), '[]') as callbacks`;
 
 /** The run time of a task's attempt as it ends, in ms: from its claim (started_at) to now. */
 const RUN_MS = '(extract(epoch from now() - started_at) * 1000)::float8';
@@ -82,11 +87,21 @@ function toAttempt(a: AttemptJson): TaskAttempt {
 
 export function toTask(row: TaskRow): Task {
   return {
+    ...toTaskSummary(row),
+    input: row.input,
+    output: row.output ?? null,
+    attemptHistory: row.history.map(toAttempt),
+    callbackDeliveries: row.callbacks.map((c) => ({
+      attempt: c.attempt, attemptedAt: iso(c.attempted_at)!, statusCode: c.status_code, error: c.error,
+    })),
+  };
+}
+
+function toTaskSummary(row: SummaryRow): TaskSummary {
+  return {
     id: row.id,
     runner: row.runner,
     status: row.status,
-    input: row.input,
-    output: row.output ?? null,
     error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
     exitCode: row.exit_code,
     attempts: row.attempts,
@@ -97,11 +112,7 @@ export function toTask(row: TaskRow): Task {
     nextAttemptAt: iso(row.next_attempt_at),
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
-    attemptHistory: row.history.map(toAttempt),
     callbackUrl: row.callback_url,
-    callbackDeliveries: row.callbacks.map((c) => ({
-      attempt: c.attempt, attemptedAt: iso(c.attempted_at)!, statusCode: c.status_code, error: c.error,
-    })),
     workflowId: row.workflow_id,
     stepId: row.step_id,
     schedule: row.schedule,
@@ -209,26 +220,45 @@ export async function findTasks(db: Queryable, ids: readonly string[]): Promise<
   return rows.map(toTask);
 }
 
+/** What GET /tasks filters by; `before` is the cursor's id. */
+export interface TaskFilter {
+  readonly runner?: string; readonly status?: TaskStatus; readonly workflowId?: string; readonly schedule?: string;
+  readonly before?: string; readonly limit: number;
+  /** Only runners matching one of these LIKE patterns (an API key's runners). */
+  readonly runnerLike?: readonly string[];
+}
+
 /**
  * Newest first. Ids are UUIDv7, ordered by creation time, so `id < cursor` pages are stable under
  * concurrent inserts: new tasks sort before the first page and never shift later ones.
  */
-export async function listTasks(
-  db: Queryable, filter: {
-    runner?: string; status?: TaskStatus; workflowId?: string; schedule?: string; before?: string; limit: number;
-    /** Only runners matching one of these LIKE patterns (an API key's runners). */
-    runnerLike?: readonly string[];
-  },
-): Promise<Task[]> {
-  const { rows } = await db.query<TaskRow>(
-    `select ${TASK_SELECT} from berth.tasks t
+const FILTERED = `from berth.tasks t
       where ($1::text is null or t.runner = $1) and ($2::text is null or t.status = $2)
         and ($3::uuid is null or t.id < $3) and ($5::uuid is null or t.workflow_id = $5) and ($6::text is null or t.schedule = $6)
         and ($7::text[] is null or t.runner like any($7))
-      order by t.id desc limit $4`,
-    [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null, filter.schedule ?? null, filter.runnerLike ?? null],
+      order by t.id desc limit $4`;
+
+function filterParams(filter: TaskFilter): unknown[] {
+  return [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null, filter.schedule ?? null, filter.runnerLike ?? null];
+}
+
+/** A page of tasks without their input, output and histories: what a listing needs, bounded in size. */
+export async function listTaskSummaries(db: Queryable, filter: TaskFilter): Promise<TaskSummary[]> {
+  const { rows } = await db.query<TaskRow>(`select ${TASK_SUMMARY_SELECT} ${FILTERED}`, filterParams(filter));
+  return rows.map(toTaskSummary);
+}
+
+/**
+ * The same page's ids with the bytes of each task's input and output, read from their stored
+ * lengths (json is text: octet_length does not detoast it), so a full page can be cut by size
+ * before any output is loaded.
+ */
+export async function listTaskSizes(db: Queryable, filter: TaskFilter): Promise<{ id: string; bytes: number }[]> {
+  const { rows } = await db.query<{ id: string; bytes: number }>(
+    `select t.id, (octet_length(t.input::text) + coalesce(octet_length(t.output::text), 0))::int8::float8 as bytes ${FILTERED}`,
+    filterParams(filter),
   );
-  return rows.map(toTask);
+  return rows;
 }
 
 /**

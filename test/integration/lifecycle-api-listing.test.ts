@@ -71,11 +71,18 @@ describe('GET /tasks', () => {
     return pages;
   }
 
-  test('newest first, whole tasks, no cursor when everything fits', async () => {
+  test('newest first, as summaries, no cursor when everything fits; fields=full gives whole tasks', async () => {
     const { items, nextCursor } = await page('');
     assert.deepEqual(items.map((t) => t['id']), all);
     assert.equal(nextCursor, null);
-    assert.deepEqual(items[0], (await api.get(`/tasks/${all[0]}`)).json(), 'items are the same tasks GET /tasks/{id} returns');
+    const { input, output, attemptHistory, callbackDeliveries, ...summary } = (await api.get(`/tasks/${all[0]}`)).json();
+    assert.deepEqual(items[0], summary, 'a summary is the task without its input, output and histories');
+    assert.deepEqual([input, output, attemptHistory, callbackDeliveries].map((value) => value === undefined), [false, false, false, false]);
+    const full = await page('fields=full');
+    assert.deepEqual(full.items.map((t) => t['id']), all);
+    assert.deepEqual(full.items[0], (await api.get(`/tasks/${all[0]}`)).json(), 'with fields=full, items are the tasks GET /tasks/{id} returns');
+    assert.deepEqual((await page('fields=summary')).items, items);
+    assert.equal((await api.get('/tasks?fields=everything')).statusCode, 400);
   });
 
   test('filters by runner, by status, and by both', async () => {
@@ -120,6 +127,26 @@ describe('GET /tasks', () => {
       assert.equal(response.json().code, 'VALIDATION_FAILED', query);
     }
     assert.equal((await page('limit=500')).items.length, all.length, 'limit 500 is allowed');
+  });
+});
+
+describe('a page of whole tasks is bounded in bytes as well as in count', () => {
+  let stack: ApiStack;
+  const api = client(() => stack);
+  before(async () => { stack = await startApiStack(); });
+  after(async () => { await stack?.close(); });
+
+  test('fields=full ends the page once inputs and outputs pass 8 MiB; nextCursor goes on from there', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i += 1) ids.unshift((await api.submit({ runner: 'echo', input: `${i}`.padEnd(950_000, 'x') }))['id']);
+    const first = (await api.get('/tasks?fields=full&limit=100')).json();
+    assert.deepEqual(first.items.map((t: { id: string }) => t.id), ids.slice(0, 8), '8 × 950 kB fit in 8 MiB, a 9th does not');
+    assert.notEqual(first.nextCursor, null);
+    const second = (await api.get(`/tasks?fields=full&limit=100&cursor=${first.nextCursor}`)).json();
+    assert.deepEqual(second.items.map((t: { id: string }) => t.id), ids.slice(8));
+    assert.equal(second.nextCursor, null);
+    // Summaries carry no inputs: one page holds them all.
+    assert.equal((await api.get('/tasks?limit=100')).json().items.length, 10);
   });
 });
 

@@ -73,7 +73,7 @@ for (const engineUnderTest of testEngines()) {
       return { status: response.status, body: await response.json() as Json };
     }
 
-    const tasksOf = async (schedule: string): Promise<Json[]> => (await get(`/tasks?schedule=${schedule}&limit=500`)).body['items'];
+    const tasksOf = async (schedule: string): Promise<Json[]> => (await get(`/tasks?schedule=${schedule}&limit=500&fields=full`)).body['items'];
     const runsOf = async (schedule: string): Promise<Json[]> => (await get(`/workflows?schedule=${schedule}&limit=500`)).body['items'];
 
     /** Waits until `schedule` has started at least `count` tasks. */
