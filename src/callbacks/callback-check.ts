@@ -1,10 +1,11 @@
 /**
- * Refuses a callback URL at submission when it cannot be delivered safely: no callbacks section
- * to sign with, or a host resolving to a loopback, private, link-local or metadata address that
+ * Refuses a callback URL at submission when it cannot be delivered safely: no callbacks section,
+ * no endpoint it falls under (whose secret would sign it), or a host resolving to a loopback, private, link-local or metadata address that
  * callbacks.allow does not list. The address is checked again at delivery (address-guard.ts).
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { AppError } from '../errors.ts';
+import { endpointFor } from '../runners/callback-endpoints.ts';
 import type { CallbackSettings } from '../runners/runner.ts';
 import type { CallbackCheck } from '../tasks/task-service.ts';
 import { checkCallbackUrl, createAllowList, type Lookup } from '../address-guard.ts';
@@ -15,13 +16,17 @@ export function createCallbackCheck(settings: CallbackSettings | undefined, look
   const allow = createAllowList(settings?.allow ?? []);
   return async (url, path) => {
     if (settings === undefined) {
-      throw new AppError('VALIDATION_FAILED', 'callbacks are not configured: add a callbacks section (with its secret) to the runners file', {
+      throw new AppError('VALIDATION_FAILED', 'callbacks are not configured: add a callbacks section (with endpoints) to the runners file', {
         details: [{ path, message: 'callbacks are not configured' }],
       });
     }
     const verdict = await checkCallbackUrl(url, { lookup, allow });
     if (!verdict.ok) {
       throw new AppError('VALIDATION_FAILED', `callback URL refused: ${verdict.message}`, { details: [{ path, message: verdict.message }] });
+    }
+    if (endpointFor(settings.endpoints, url) === undefined) {
+      const message = 'is under no callbacks endpoint (the runners file\'s callbacks.endpoints list where Berth sends callbacks, each with its secret)';
+      throw new AppError('VALIDATION_FAILED', `callback URL refused: it ${message.slice(3)}`, { details: [{ path, message }] });
     }
   };
 }

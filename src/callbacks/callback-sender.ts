@@ -8,6 +8,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Pool } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { CALLBACK_QUEUE, type CallbackJob } from '../queue.ts';
+import { endpointFor } from '../runners/callback-endpoints.ts';
 import type { CallbackSettings } from '../runners/runner.ts';
 import { readTask } from '../tasks/task-service.ts';
 import { readRun } from '../tasks/workflow-service.ts';
@@ -90,6 +91,15 @@ async function deliver(
 ): Promise<void> {
   const report = await reportOf(deps.pool, job);
   if (report === null) return;
+  const endpoint = endpointFor(settings.endpoints, report.url);
+  if (endpoint === undefined) {
+    // The runners file changed since submission: no secret may sign this URL now, and none will later.
+    const error = 'no callbacks endpoint covers this URL any more (callbacks.endpoints); not sent, and not retried';
+    const attempt = await report.record({ statusCode: null, error });
+    deps.observer?.callbackDelivery('workflowId' in job ? 'workflow' : 'task', false);
+    deps.logger.warn({ ...report.subject, attempt, url: report.url }, error);
+    return;
+  }
   const timestamp = Math.floor(Date.now() / 1000);
   const body = JSON.stringify({ type: report.type, timestamp: new Date(timestamp * 1000).toISOString(), data: report.data });
   let outcome: { statusCode: number | null; error: string | null };
@@ -101,7 +111,7 @@ async function deliver(
         'user-agent': 'Berth',
         'webhook-id': report.messageId,
         'webhook-timestamp': String(timestamp),
-        'webhook-signature': signStandardWebhook(settings.signingKey, report.messageId, timestamp, body),
+        'webhook-signature': signStandardWebhook(endpoint.signingKey, report.messageId, timestamp, body),
         ...(report.traceparent === null ? {} : { traceparent: report.traceparent }),
       },
       body,

@@ -5,6 +5,7 @@
  *
  * Pure data and matching; the key itself, and how a request proves it holds one, live in the API.
  */
+import { coversUrl, normalizeCallbackUrl } from './callback-endpoints.ts';
 
 export type Scope = 'tasks:read' | 'tasks:write' | 'admin';
 export const SCOPES: readonly Scope[] = ['tasks:read', 'tasks:write', 'admin'];
@@ -17,6 +18,8 @@ export interface Access {
   readonly runners: readonly string[] | undefined;
   /** Globs of the workflows its runs may use; undefined: every workflow. */
   readonly workflows: readonly string[] | undefined;
+  /** URL prefixes (normalized) a callbackUrl it gives must fall under; undefined: any the endpoints cover. */
+  readonly callbacks?: readonly string[] | undefined;
 }
 
 /** Everything: Berth serving without keys (loopback, or `auth: none`), and in-process callers (schedules, webhooks). */
@@ -38,6 +41,13 @@ export function mayUseRunner(access: Access, runner: string): boolean {
 
 export function mayUseWorkflow(access: Access, workflow: string): boolean {
   return access.workflows === undefined || access.workflows.some((glob) => globMatches(glob, workflow));
+}
+
+/** A callbackUrl given by a client with this access; defaults from the runners file are the operator's. */
+export function mayUseCallback(access: Access, url: string): boolean {
+  if (access.callbacks === undefined) return true;
+  const normalized = normalizeCallbackUrl(url);
+  return normalized !== undefined && access.callbacks.some((prefix) => coversUrl(prefix, normalized));
 }
 
 /** `*` matches any run of characters; everything else is literal. */

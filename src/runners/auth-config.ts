@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Access, Scope } from './access.ts';
+import { normalizeCallbackUrl } from './callback-endpoints.ts';
 import { checkName } from './config-names.ts';
 import type { ApiKey, AuthSettings } from './runner.ts';
 import { isMapping } from './runner-config-schema.ts';
@@ -44,12 +45,14 @@ export function resolveAuth(
     }
     const runners = targets(raw['runners'], names.runners, 'runner', at('runners'), context);
     const workflows = targets(raw['workflows'], names.workflows, 'workflow', at('workflows'), context);
+    const callbacks = callbackPrefixes(raw['callbacks'], at('callbacks'), context);
     const limited = runners !== undefined || workflows !== undefined;
     const access: Access = Object.freeze({
       principal: name,
       scopes: new Set(Array.isArray(raw['scopes']) ? (raw['scopes'] as Scope[]) : []),
       runners: limited ? (runners ?? []) : undefined,
       workflows: limited ? (workflows ?? []) : undefined,
+      callbacks,
     });
     keys.push(Object.freeze({ name, sha256: sha256 ?? Buffer.alloc(32), access }));
   });
@@ -79,6 +82,19 @@ function hashOf(raw: Readonly<Record<string, unknown>>, at: (...more: string[]) 
     return undefined;
   }
   return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+/** URL prefixes its callbackUrls must fall under, normalized like the endpoints' URLs. */
+function callbackPrefixes(value: unknown, path: readonly string[], context: SectionContext): readonly string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const prefixes: string[] = [];
+  value.forEach((entry: unknown, i) => {
+    if (typeof entry !== 'string') return;
+    const url = normalizeCallbackUrl(entry);
+    if (url === undefined) context.report([...path, String(i)], 'must be an http:// or https:// URL (a prefix of the callback URLs this key may give)');
+    else prefixes.push(url);
+  });
+  return Object.freeze(prefixes);
 }
 
 /** Names or `*` globs; a name without `*` must be declared in the file, so a typo is caught. */

@@ -22,6 +22,7 @@ import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig
 import { resolveNetwork, resolveNetworksAllowed, resolveSwitches, resolveUser, SANDBOX_DEFAULTS } from './runner-sandbox.ts';
 import { resolveSchedules } from './schedule-config.ts';
 import { resolveAuth } from './auth-config.ts';
+import { endpointFor } from './callback-endpoints.ts';
 import { splitShellWords } from './shell-words.ts';
 import { resolveWorkflows } from './workflow-config.ts';
 import { parseDuration, parseSize } from '../units.ts';
@@ -91,16 +92,19 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
   });
 }
 
-/** A default callback needs the callbacks section: without its secret nothing could be signed. */
+/** A default callback must fall under an endpoint of the callbacks section: else nothing could sign it. */
 function checkCallbackDefaults(
   sections: Readonly<Record<string, ReadonlyMap<string, { readonly name: string; readonly callback: string | undefined }>>>,
   callbacks: CallbackSettings | undefined,
   context: ResolveContext,
 ): void {
-  if (callbacks !== undefined) return;
   for (const [section, entries] of Object.entries(sections)) {
     for (const { name, callback } of entries.values()) {
-      if (callback !== undefined) context.report([section, name, 'callback'], 'needs a callbacks section (with its secret)');
+      if (callback === undefined) continue;
+      if (callbacks === undefined) context.report([section, name, 'callback'], 'needs a callbacks section (with endpoints and their secrets)');
+      else if (callbacks.endpoints.length > 0 && endpointFor(callbacks.endpoints, callback) === undefined) {
+        context.report([section, name, 'callback'], 'is under no callbacks endpoint (callbacks.endpoints[].url)');
+      }
     }
   }
 }

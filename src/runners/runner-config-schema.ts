@@ -124,9 +124,18 @@ export const WebhookEntry = Type.Object(
   { additionalProperties: false },
 );
 
+/** One destination of callbacks: a URL prefix and the secret that signs what goes under it. */
+export const CallbackEndpointEntry = Type.Object(
+  { url: Type.String({ minLength: 1 }), secret: Type.String({ minLength: 1 }) },
+  { additionalProperties: false },
+);
+
 export const CallbacksEntry = Type.Object(
   {
-    secret: Type.String({ minLength: 1 }),
+    endpoints: Type.Array(CallbackEndpointEntry, { minItems: 1 }),
+    // Gone: one secret for every URL let any submitter get Berth's signature on its own URL.
+    // Still in the shape so that webhook-config.ts can say what replaced it.
+    secret: Type.Optional(Type.Unknown()),
     allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     timeout: Type.Optional(Duration),
     retries: Type.Optional(Type.Object(
@@ -195,6 +204,7 @@ export const ApiKeyEntry = Type.Object(
     scopes: Type.Array(Type.Enum(['tasks:read', 'tasks:write', 'admin']), { minItems: 1 }),
     runners: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     workflows: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    callbacks: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   },
   { additionalProperties: false },
 );

@@ -90,9 +90,17 @@ export interface Webhook {
   readonly toleranceMs: number;
 }
 
+/** A destination of callbacks: every callback URL under `url` (callback-endpoints.ts) is signed with its key. */
+export interface CallbackEndpoint {
+  /** Normalized (callback-endpoints.ts). */
+  readonly url: string;
+  readonly signingKey: Buffer;
+}
+
 /** Signed callbacks to a task's callbackUrl when it ends. */
 export interface CallbackSettings {
-  readonly signingKey: Buffer;
+  /** A callback URL under none of them is refused at submission. */
+  readonly endpoints: readonly CallbackEndpoint[];
   /** Hosts, IPs or CIDRs callbacks may reach although they are not public addresses. */
   readonly allow: readonly string[];
   readonly timeoutMs: number;

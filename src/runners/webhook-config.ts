@@ -6,7 +6,8 @@
 import { checkName } from './config-names.ts';
 import type { Env } from './env-interpolation.ts';
 import { expand } from './env-interpolation.ts';
-import type { CallbackSettings, Webhook, WebhookSource, WebhookTarget } from './runner.ts';
+import { normalizeCallbackUrl } from './callback-endpoints.ts';
+import type { CallbackEndpoint, CallbackSettings, Webhook, WebhookSource, WebhookTarget } from './runner.ts';
 import { isMapping, type Mapping, type ProblemReporter } from './runner-config-schema.ts';
 import { parseDuration } from '../units.ts';
 import { createAllowList } from '../address-guard.ts';
@@ -77,13 +78,32 @@ export function resolveTarget(
 
 export function resolveCallbacks(section: unknown, context: SectionContext): CallbackSettings | undefined {
   if (!isMapping(section)) return undefined;
-  const secret = expandSecret(section['secret'], ['callbacks', 'secret'], context);
-  let signingKey: Buffer = Buffer.alloc(0);
-  try {
-    signingKey = parseWebhookSecret(secret);
-  } catch (error) {
-    if (secret !== '') context.report(['callbacks', 'secret'], (error as Error).message);
+  if (section['secret'] !== undefined) {
+    context.report(['callbacks', 'secret'], 'replaced by endpoints: [{url, secret}]: each destination of callbacks has its own secret, ' +
+      'so that nobody who may submit can have Berth sign for a URL of their choosing');
   }
+  const endpoints: CallbackEndpoint[] = [];
+  const seen = new Set<string>();
+  (Array.isArray(section['endpoints']) ? section['endpoints'] : []).forEach((raw: unknown, i) => {
+    if (!isMapping(raw)) return;
+    const at = (...keys: string[]) => ['callbacks', 'endpoints', String(i), ...keys];
+    const written = typeof raw['url'] === 'string' ? expand(raw['url'], context.env) : undefined;
+    if (written !== undefined && 'error' in written) context.report(at('url'), written.error);
+    const url = written !== undefined && 'value' in written ? normalizeCallbackUrl(written.value) : undefined;
+    if (written !== undefined && 'value' in written && url === undefined) {
+      context.report(at('url'), 'must be an http:// or https:// URL (a prefix of the callback URLs it signs)');
+    }
+    if (url !== undefined && seen.has(url)) context.report(at('url'), 'another endpoint has the same URL');
+    if (url !== undefined) seen.add(url);
+    const secret = expandSecret(raw['secret'], at('secret'), context);
+    let signingKey: Buffer = Buffer.alloc(0);
+    try {
+      if (secret !== '') signingKey = parseWebhookSecret(secret);
+    } catch (error) {
+      context.report(at('secret'), (error as Error).message);
+    }
+    if (url !== undefined) endpoints.push(Object.freeze({ url, signingKey }));
+  });
   const allow = Array.isArray(section['allow']) ? (section['allow'] as string[]) : [];
   allow.forEach((entry, i) => {
     try {
@@ -94,7 +114,7 @@ export function resolveCallbacks(section: unknown, context: SectionContext): Cal
   });
   const retries = isMapping(section['retries']) ? section['retries'] : {};
   return Object.freeze({
-    signingKey,
+    endpoints: Object.freeze(endpoints),
     allow: Object.freeze([...allow]),
     timeoutMs: duration(section['timeout'], ['callbacks', 'timeout'], context) ?? 10_000,
     retries: Object.freeze({

@@ -171,7 +171,8 @@ export const TaskLogsQuery = Type.Object(
 /** Where the end of a task (or a workflow run) is POSTed. */
 export const CallbackUrl = (what: string) => Type.String({
   format: 'uri', maxLength: 2048,
-  description: `POSTed the finished ${what}, signed per Standard Webhooks; must resolve to a public address unless allowed in callbacks.allow`,
+  description: `POSTed the finished ${what}, signed per Standard Webhooks with the secret of the callbacks endpoint it falls under ` +
+    '(one under none is refused); must resolve to a public address unless allowed in callbacks.allow',
 });
 
 export const TaskSubmission = Type.Object(

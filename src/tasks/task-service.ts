@@ -6,7 +6,7 @@
 import { AppError, type ErrorDetail } from '../errors.ts';
 import { isDatabaseUnavailable, type Pool } from '../db.ts';
 import { groupCommit } from '../group-commit.ts';
-import { FULL_ACCESS, likePatterns, mayUseRunner, type Access } from '../runners/access.ts';
+import { FULL_ACCESS, likePatterns, mayUseCallback, mayUseRunner, type Access } from '../runners/access.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { decodeCursor, pageOf, pageUpTo } from './page-cursor.ts';
@@ -79,7 +79,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
 
   return {
     async submitTask(submission, options = {}) {
-      checkAccess(options.access ?? FULL_ACCESS, submission.runner, '/runner');
+      checkAccess(options.access ?? FULL_ACCESS, submission, '');
       const runner = checkSubmission(runners, submission);
       const callbackUrl = submission.callbackUrl ?? runner.callback ?? null;
       if (callbackUrl !== null) await checkCallback(callbackUrl, 'body/callbackUrl');
@@ -92,7 +92,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
 
     async submitBatch(submissions, options = {}) {
       const access = options.access ?? FULL_ACCESS;
-      submissions.forEach((submission, i) => checkAccess(access, submission.runner, `/tasks/${i}/runner`));
+      submissions.forEach((submission, i) => checkAccess(access, submission, `/tasks/${i}`));
       if (submissionLimitBytes !== undefined) checkBatchSizes(submissions, submissionLimitBytes);
       const runnersOf = checkBatch(runners, submissions);
       const callbackUrls = submissions.map((submission, i) => submission.callbackUrl ?? runnersOf[i]!.callback ?? null);
@@ -173,11 +173,21 @@ function prepare(submission: TaskSubmission, runner: Runner, callbackUrl: string
   };
 }
 
-/** Before the runner is looked up: a limited key learns nothing of runners beyond its reach. */
-function checkAccess(access: Access, runner: string, path: string): void {
-  if (mayUseRunner(access, runner)) return;
-  throw new AppError('FORBIDDEN', `API key '${access.principal}' may not use runner '${runner}'`, {
-    details: [{ path, message: 'is not among the runners this API key may use' }],
+/** Before the runner is looked up: a limited key learns nothing of runners beyond its reach. `at` prefixes the paths. */
+function checkAccess(access: Access, submission: TaskSubmission, at: string): void {
+  if (!mayUseRunner(access, submission.runner)) {
+    throw new AppError('FORBIDDEN', `API key '${access.principal}' may not use runner '${submission.runner}'`, {
+      details: [{ path: `${at}/runner`, message: 'is not among the runners this API key may use' }],
+    });
+  }
+  checkCallbackAccess(access, submission.callbackUrl, `${at}/callbackUrl`);
+}
+
+/** A callbackUrl the client gives must fall under the key's callback prefixes, when it has any. */
+export function checkCallbackAccess(access: Access, url: string | undefined, path: string): void {
+  if (url === undefined || mayUseCallback(access, url)) return;
+  throw new AppError('FORBIDDEN', `API key '${access.principal}' may not send callbacks to this URL`, {
+    details: [{ path, message: 'is under none of the callback URLs this API key may use' }],
   });
 }
 

@@ -9,7 +9,7 @@ import { selectPointer } from '../json-pointer.ts';
 import { FULL_ACCESS, likePatterns, mayUseWorkflow, type Access } from '../runners/access.ts';
 import type { RunnersConfig, Workflow } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
-import { replayedId, submissionKeys, type CallbackCheck, type SubmitOptions } from './task-service.ts';
+import { checkCallbackAccess, replayedId, submissionKeys, type CallbackCheck, type SubmitOptions } from './task-service.ts';
 import { decodeCursor, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
@@ -52,6 +52,7 @@ export function createWorkflowService(deps: {
           details: [{ path: '/workflow', message: 'is not among the workflows this API key may use' }],
         });
       }
+      checkCallbackAccess(access, submission.callbackUrl, '/callbackUrl');
       const workflow = checkSubmission(deps.runners, submission);
       const callbackUrl = submission.callbackUrl ?? workflow.callback ?? null;
       if (callbackUrl !== null) await deps.checkCallback(callbackUrl, 'body/callbackUrl');

@@ -33,13 +33,18 @@ export const TEST_KEYS = {
   reader: 'reader-key-0123456789abcdef',
   writer: 'writer-key-0123456789abcdef',
   scanner: 'scanner-key-0123456789abcdef',
+  hooks: 'hooks-key-0123456789abcdef',
   // Only its SHA-256 is in the file.
   ops: 'ops-key-0123456789abcdef',
 } as const;
 
 export function loadFixtureRunners(file = FIXTURE_RUNNERS, options: { cronSeconds?: boolean } = {}): Promise<RunnersConfig> {
   return loadRunnersFile(file, {
-    env: { BERTH_TEST_GREETING: 'hi from env', KEY_READER: TEST_KEYS.reader, KEY_WRITER: TEST_KEYS.writer, KEY_SCANNER: TEST_KEYS.scanner },
+    env: {
+      BERTH_TEST_GREETING: 'hi from env', KEY_READER: TEST_KEYS.reader, KEY_WRITER: TEST_KEYS.writer, KEY_SCANNER: TEST_KEYS.scanner, KEY_HOOKS: TEST_KEYS.hooks,
+      // Set by receiver-host.ts in files that receive callbacks.
+      BERTH_TEST_RECEIVER_PORT: process.env['BERTH_TEST_RECEIVER_PORT'],
+    },
     cronSeconds: options.cronSeconds ?? false,
   });
 }

@@ -51,7 +51,7 @@ const ROUTES: readonly { method: Method; url: string; scope: string; body?: unkn
 
 const KEYS_BY_SCOPE: Readonly<Record<string, readonly string[]>> = {
   'tasks:read': [TEST_KEYS.reader, TEST_KEYS.ops],
-  'tasks:write': [TEST_KEYS.writer, TEST_KEYS.ops],
+  'tasks:write': [TEST_KEYS.writer, TEST_KEYS.hooks, TEST_KEYS.ops],
   admin: [TEST_KEYS.ops],
 };
 
@@ -193,6 +193,30 @@ describe('a key limited to some runners and workflows', () => {
     const schedules = (await call('GET', '/schedules', scanner)).json().items.map((schedule: { name: string }) => schedule.name);
     assert.deepEqual(schedules, ['scan-yearly']);
     assert.equal((await call('GET', '/schedules/echo-yearly', scanner)).statusCode, 404);
+  });
+});
+
+describe('a key limited to some callback URLs', () => {
+  test('gives only callbackUrls under them: another is a 403 naming the field, nothing queued; runner defaults are the operator\'s', async () => {
+    const hooks = TEST_KEYS.hooks;
+    for (const callbackUrl of ['http://127.0.0.1:9/ci', 'http://127.0.0.1:9/ci/build/7?x=1']) {
+      const response = await call('POST', '/tasks', hooks, { runner: 'echo', callbackUrl });
+      assert.equal(response.statusCode, 202, response.body);
+    }
+    for (const callbackUrl of ['http://127.0.0.1:9/cid', 'http://127.0.0.1:9/other', 'http://127.0.0.1:9/']) {
+      const queued = await countQueued(stack.pool);
+      const response = await call('POST', '/tasks', hooks, { runner: 'echo', callbackUrl });
+      await assertRefused(response, 403, 'FORBIDDEN', queued);
+      assert.deepEqual(response.json().details.map((d: { path: string }) => d.path), ['/callbackUrl']);
+    }
+    const queued = await countQueued(stack.pool);
+    const batch = await call('POST', '/tasks/batch', hooks, { tasks: [{ runner: 'echo', callbackUrl: 'http://127.0.0.1:9/ci' }, { runner: 'echo', callbackUrl: 'http://127.0.0.1:9/x' }] });
+    await assertRefused(batch, 403, 'FORBIDDEN', queued);
+    assert.deepEqual(batch.json().details.map((d: { path: string }) => d.path), ['/tasks/1/callbackUrl']);
+    await assertRefused(await call('POST', '/workflows', hooks, { workflow: 'pipeline', callbackUrl: 'http://127.0.0.1:9/x' }), 403, 'FORBIDDEN', queued);
+    assert.equal((await call('POST', '/workflows', hooks, { workflow: 'pipeline', callbackUrl: 'http://127.0.0.1:9/ci/run' })).statusCode, 202);
+    // An unlimited key may use any URL an endpoint covers.
+    assert.equal((await call('POST', '/tasks', TEST_KEYS.writer, { runner: 'echo', callbackUrl: 'http://127.0.0.1:9/other' })).statusCode, 202);
   });
 });
 

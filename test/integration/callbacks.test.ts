@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createCallbackCheck } from '../../src/callbacks/callback-check.ts';
 import { createPool, type Pool } from '../../src/db.ts';
@@ -21,8 +20,16 @@ import { spawnBerth, waitForFinal, waitForStatus, type BerthProcess } from '../h
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';
 import { countQueued, FIXTURE_RUNNERS, startApiStack, type ApiStack } from '../helpers/stack.ts';
+import { startReceiverHost } from '../helpers/receiver-host.ts';
 
 const CALLBACK_KEY = parseWebhookSecret('whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD');
+/** The fixture's endpoint under /partner signs with a secret of its own. */
+const PARTNER_KEY = parseWebhookSecret('whsec_cBthwHWPCLH4XRU+pTiOll7cU811i0Fb');
+
+// Receivers are paths on one server, whose port the runners file's callbacks endpoints name.
+const receivers = await startReceiverHost();
+after(() => receivers.close());
+let receiverCount = 0;
 const FINAL_MS = 60_000;
 // Four hanging attempts of 2 s and the configured 1 s delay with backoff (1-2, 2-4, 4-8 s) need
 // about 25 s. The hang test is about other tasks, not the schedule (the dead-receiver test checks
@@ -51,18 +58,23 @@ interface Receiver {
   close(): Promise<void>;
 }
 
-/** A callback receiver on 127.0.0.1; `answer` is told how many deliveries of this webhook-id came before. */
-async function startReceiver(answer: (previous: number) => Answer): Promise<Receiver> {
+/**
+ * A callback receiver on 127.0.0.1; `answer` is told how many deliveries of this webhook-id came
+ * before. Under `/partner…` it expects the partner endpoint's signature.
+ */
+async function startReceiver(answer: (previous: number) => Answer, prefix = '/receiver'): Promise<Receiver> {
   const deliveries: Delivery[] = [];
   const changed = new EventEmitter();
-  const server = http.createServer((request, response) => {
+  const path = `${prefix}/r${receiverCount += 1}`;
+  const key = prefix.startsWith('/partner') ? PARTNER_KEY : CALLBACK_KEY;
+  const remove = receivers.route(path, (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const raw = Buffer.concat(chunks);
       const header = (name: string) => request.headers[name] as string | undefined;
       const webhookId = header('webhook-id') ?? '';
-      const signatureValid = verifyStandardWebhook(CALLBACK_KEY, {
+      const signatureValid = verifyStandardWebhook(key, {
         id: header('webhook-id'), timestamp: header('webhook-timestamp'), signature: header('webhook-signature'),
       }, raw, Math.floor(Date.now() / 1000)).ok;
       let body: Record<string, any> | undefined;
@@ -75,10 +87,8 @@ async function startReceiver(answer: (previous: number) => Answer): Promise<Rece
       changed.emit('change');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/berth-callback`,
+    url: `${receivers.origin}${path}/berth-callback`,
     deliveries,
     of: (taskId) => deliveries.filter((d) => d.webhookId === `task_${taskId}`),
     until(what, done, timeoutMs = FINAL_MS) {
@@ -90,10 +100,7 @@ async function startReceiver(answer: (previous: number) => Answer): Promise<Rece
         check();
       });
     },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
+    close: async () => remove(),
   };
 }
 
@@ -137,13 +144,22 @@ describe('callbackUrl at submission', () => {
     for (const callbackUrl of urls) await refused('/tasks', { runner: 'echo', callbackUrl }, 'body/callbackUrl');
   });
 
-  test('the allow-listed 127.0.0.1 is accepted and kept on the task', async () => {
-    for (const callbackUrl of ['http://127.0.0.1:9/cb?x=1', 'http://[::ffff:127.0.0.1]:9/cb']) {
+  test('the allow-listed 127.0.0.1 under an endpoint is accepted and kept on the task', async () => {
+    for (const callbackUrl of ['http://127.0.0.1:9/cb?x=1', 'http://127.0.0.1:9', `${receivers.origin}/partner/x`]) {
       const response = await post('/tasks', { runner: 'echo', callbackUrl });
       assert.equal(response.statusCode, 202, response.body);
       assert.equal(response.json().callbackUrl, callbackUrl);
       assert.deepEqual(response.json().callbackDeliveries, []);
     }
+  });
+
+  test('an allowed address under no endpoint → 400: endpoints are URLs (origin and path), each with its secret', async () => {
+    // Another port, another spelling of the address (WHATWG keeps IPv4-mapped IPv6 as IPv6), a public host.
+    for (const callbackUrl of ['http://127.0.0.1:10/cb', 'http://[::ffff:127.0.0.1]:9/cb', 'https://hooks.example.com/x']) {
+      const json = await refused('/tasks', { runner: 'echo', callbackUrl }, 'body/callbackUrl');
+      if (!callbackUrl.startsWith('https')) assert.match(json.message, /under no callbacks endpoint/);
+    }
+    await refused('/workflows', { workflow: 'triage', input: { key: 'K-1' }, callbackUrl: 'http://127.0.0.1:10/cb' }, 'body/callbackUrl');
   });
 
   test('a batch with one refused callbackUrl → 400 naming its index, nothing queued', async () => {
@@ -170,17 +186,16 @@ describe('callbackUrl at submission', () => {
   test('localhost: accepted only when every address it resolves to is allowed (127.0.0.1 alone)', async () => {
     const addresses = (await dnsLookup('localhost', { all: true })).map((a) => a.address);
     const response = await post('/tasks', { runner: 'echo', callbackUrl: 'http://localhost:9/cb' });
-    if (addresses.every((a) => a === '127.0.0.1')) {
-      assert.equal(response.statusCode, 202, `localhost → ${addresses.join(', ')}: ${response.body}`);
-    } else {
-      assert.equal(response.statusCode, 400, `localhost → ${addresses.join(', ')}: ${response.body}`);
-      assert.match(response.json().message, /::1|127\.0\.0\.[^1]/);
-    }
+    // The fixture's endpoints name 127.0.0.1, not localhost: refused either way, by address or by endpoint.
+    assert.equal(response.statusCode, 400, `localhost → ${addresses.join(', ')}: ${response.body}`);
+    assert.match(response.json().message, addresses.every((a) => a === '127.0.0.1') ? /under no callbacks endpoint/ : /::1|127\.0\.0\.[^1]/);
     // Dual-stack hosts (::1 localhost in /etc/hosts): ::1 is not allowed, so the URL is refused.
-    const check = createCallbackCheck(stack.runners.callbacks, async () => [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
+    // An endpoint for localhost:9, as an operator would write one.
+    const settings = { ...stack.runners.callbacks!, endpoints: [{ url: 'http://localhost:9/', signingKey: CALLBACK_KEY }] };
+    const check = createCallbackCheck(settings, async () => [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
     await assert.rejects(check('http://localhost:9/cb', 'body/callbackUrl'),
       (error: unknown) => isAppError(error) && error.code === 'VALIDATION_FAILED' && /::1/.test(error.message));
-    const v4only = createCallbackCheck(stack.runners.callbacks, async () => [{ address: '127.0.0.1', family: 4 }]);
+    const v4only = createCallbackCheck(settings, async () => [{ address: '127.0.0.1', family: 4 }]);
     await v4only('http://localhost:9/cb', 'body/callbackUrl');
   });
 });
@@ -198,7 +213,7 @@ for (const engineUnderTest of testEngines()) {
       // One task at a time: a callback held inside a task's slot would then visibly block the next task.
       berth = spawnBerth(['start', '--config', FIXTURE_RUNNERS], {
         DATABASE_URL: database.url, DOCKER_HOST: engineUnderTest.dockerHost, PORT: '0', BERTH_INSTANCE: database.name,
-        BERTH_WORKER_CONCURRENCY: '1',
+        BERTH_WORKER_CONCURRENCY: '1', ...receivers.env,
       });
       url = String((await berth.waitForLog('berth is listening'))['url']);
       await berth.waitForLog('worker started');
@@ -301,6 +316,18 @@ for (const engineUnderTest of testEngines()) {
       assert.equal(receiver.of(running['id']).length, 1);
     });
 
+    test('each endpoint signs with its own secret: under /partner the partner\'s, never the other', async (t) => {
+      const partner = await startReceiver(() => 200, '/partner');
+      t.after(() => partner.close());
+      const task = await submit({ runner: 'echo', input: { to: 'partner' }, callbackUrl: partner.url });
+      await partner.until('the partner\'s callback', () => partner.of(task['id']).length === 1);
+      const [delivery] = partner.of(task['id']);
+      assert.equal(delivery!.signatureValid, true, 'signed with the partner endpoint\'s secret');
+      const headers = { id: delivery!.webhookId, timestamp: String(delivery!.headers['webhook-timestamp']), signature: String(delivery!.headers['webhook-signature']) };
+      assert.equal(verifyStandardWebhook(CALLBACK_KEY, headers, delivery!.raw, Number(headers.timestamp)).ok, false,
+        'the secret of the endpoint above it does not sign it');
+    });
+
     test('a receiver that never answers holds no task: others run and finish meanwhile; it times out, is retried to the limit', async (t) => {
       const hanging = await startReceiver(() => 'hang');
       const answering = await startReceiver(() => 204);
@@ -332,9 +359,8 @@ for (const engineUnderTest of testEngines()) {
     });
 
     test('a dead receiver (nothing listening) is retried up to the limit, every attempt recorded as an error', async () => {
-      const closed = await startReceiver(() => 200);
-      const deadUrl = closed.url;
-      await closed.close();
+      // The fixture's endpoint on port 9, where nothing listens.
+      const deadUrl = 'http://127.0.0.1:9/dead';
       const task = await submit({ runner: 'echo', input: { dead: true }, callbackUrl: deadUrl });
       assert.equal((await waitForFinal(url, task['id']))['status'], 'succeeded');
       // The configured schedule (1 s delay, backoff) has all 4 attempts made well within this deadline.

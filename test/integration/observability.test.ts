@@ -104,6 +104,8 @@ for (const engineUnderTest of testEngines()) {
       berth = spawnBerth(['start', '--config', RUNNERS], {
         DATABASE_URL: database.url, DOCKER_HOST: engineUnderTest.dockerHost, PORT: '0', BERTH_METRICS_PORT: '0',
         BERTH_INSTANCE: database.name, BERTH_WORKER_CONCURRENCY: '3',
+        // The runners file's callbacks endpoint is this receiver's origin.
+        BERTH_TEST_RECEIVER_PORT: new URL(receiver.url).port,
       });
       api = String((await berth.waitForLog('berth is listening'))['url']);
       worker = String((await berth.waitForLog('worker metrics listening'))['url']);

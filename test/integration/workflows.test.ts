@@ -13,6 +13,7 @@ import { parseWebhookSecret, verifyStandardWebhook } from '../../src/webhook-sig
 import { spawnBerth, type BerthProcess } from '../helpers/berth-process.ts';
 import { createTestDatabase, queryDatabase, type TestDatabase } from '../helpers/database.ts';
 import { testEngines } from '../helpers/engines.ts';
+import { startReceiverHost } from '../helpers/receiver-host.ts';
 
 const RUNNERS = fileURLToPath(new URL('../fixtures/workflow-runners.yaml', import.meta.url));
 
@@ -20,10 +21,16 @@ type Json = Record<string, any>;
 
 const CALLBACK_KEY = parseWebhookSecret('whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD');
 
+// Receivers are paths on one server, whose port the runners file's callbacks endpoint names.
+const receivers = await startReceiverHost();
+after(() => receivers.close());
+let receiverCount = 0;
+
 /** A callback receiver on 127.0.0.1 that answers 200 and keeps what came. */
 async function startReceiver(): Promise<{ url: string; deliveries: { headers: http.IncomingHttpHeaders; raw: Buffer }[]; close(): Promise<void> }> {
   const deliveries: { headers: http.IncomingHttpHeaders; raw: Buffer }[] = [];
-  const server = http.createServer((request, response) => {
+  const path = `/hook-${receiverCount += 1}`;
+  const remove = receivers.route(path, (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -31,12 +38,7 @@ async function startReceiver(): Promise<{ url: string; deliveries: { headers: ht
       response.writeHead(200).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    deliveries,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return { url: `${receivers.origin}${path}`, deliveries, close: async () => remove() };
 }
 
 /** A loopback server the `gate` runner asks: 500 while closed, a JSON answer once opened. */
@@ -67,7 +69,7 @@ for (const engineUnderTest of testEngines()) {
       gate = await startGate();
       berth = spawnBerth(['start', '--config', RUNNERS], {
         DATABASE_URL: database.url, DOCKER_HOST: engineUnderTest.dockerHost, PORT: '0', BERTH_INSTANCE: database.name,
-        BERTH_WORKER_CONCURRENCY: '4', BERTH_TEST_GATE_URL: gate.url,
+        BERTH_WORKER_CONCURRENCY: '4', BERTH_TEST_GATE_URL: gate.url, ...receivers.env,
       });
       url = String((await berth.waitForLog('berth is listening'))['url']);
     });

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { apiAccessMode, isLoopbackHost, isLoopbackHostHeader } from '../../src/api/api-access.ts';
 import { ConfigError } from '../../src/config-error.ts';
-import { globMatches, hasScope, likePatterns, mayUseRunner, mayUseWorkflow } from '../../src/runners/access.ts';
+import { globMatches, hasScope, likePatterns, mayUseCallback, mayUseRunner, mayUseWorkflow } from '../../src/runners/access.ts';
 import { parseRunnersConfig } from '../../src/runners/load-runners.ts';
 import { StartupError } from '../../src/startup-error.ts';
 
@@ -72,6 +72,7 @@ auth:
     - { name: e, key: "${SECRET}", scopes: [] }
     - { name: g, sha256: "${sha(SECRET)}", scopes: [tasks:admin] }
     - { name: h, key: "second-secret-0123456", scopes: [admin], runners: [nope, "scan-*", "bad name"], workflows: [flow, gone] }
+    - { name: i, key: "third-secret-01234567", scopes: [admin], callbacks: ["https://ok.example.com/ci", "not a url", "ftp://x/"] }
 `), [
     'auth.keys.0: needs key (the secret, usually ${VAR}) or sha256 (its SHA-256 in hex)',
     'auth.keys.1: give key or sha256, not both',
@@ -85,6 +86,8 @@ auth:
     'auth.keys.7.runners.0: no runner named \'nope\'',
     'auth.keys.7.runners.2: must be a runner name, or a pattern with *',
     'auth.keys.7.workflows.1: no workflow named \'gone\'',
+    'auth.keys.8.callbacks.1: must be an http:// or https:// URL (a prefix of the callback URLs this key may give)',
+    'auth.keys.8.callbacks.2: must be an http:// or https:// URL (a prefix of the callback URLs this key may give)',
   ]);
   assert.deepEqual(problems('auth: open\n'), ['auth: must be none or a mapping with keys:']);
   assert.deepEqual(problems('auth: { keys: [] }\n'), ['auth.keys: must not be empty']);
@@ -122,4 +125,20 @@ test('loopback names and Host headers', () => {
   for (const host of ['0.0.0.0', '::', '128.0.0.1', 'localhost.example', '10.0.0.1', '']) assert.equal(isLoopbackHost(host), false, host);
   for (const header of ['localhost:3000', '127.0.0.1', '[::1]:80', 'LOCALHOST']) assert.equal(isLoopbackHostHeader(header), true, header);
   for (const header of ['evil.example', '127.0.0.1.nip.io:3000', '::1', '', 'localhost:3000:1', 'localhost:']) assert.equal(isLoopbackHostHeader(header), false, header);
+});
+
+test('a key\'s callback prefixes cover URLs at a boundary only, compared normalized', () => {
+  const auth = parse(`
+auth:
+  keys: [{ name: ci, key: "${SECRET}", scopes: [tasks:write], callbacks: ["https://HOOKS.example.com:443/ci"] }]
+`).auth;
+  assert.ok(auth?.mode === 'keys');
+  const access = auth.keys[0]!.access;
+  assert.deepEqual(access.callbacks, ['https://hooks.example.com/ci']);
+  for (const url of ['https://hooks.example.com/ci', 'https://hooks.example.com/ci/1', 'https://hooks.example.com/ci?x', 'https://hooks.example.com:443/ci#f']) {
+    assert.equal(mayUseCallback(access, url), true, url);
+  }
+  for (const url of ['https://hooks.example.com/cid', 'https://hooks.example.com/', 'http://hooks.example.com/ci', 'https://hooks.example.com.evil.org/ci', 'nonsense']) {
+    assert.equal(mayUseCallback(access, url), false, url);
+  }
 });

@@ -330,7 +330,7 @@ runners:
     limits: { memroy: 1g }
 webhooks:
   w: { source: jira, runner: r, secret: s, filter: x }
-callbacks: { secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, retry: 1 }
+callbacks: { endpoints: [{ url: 'https://h.example.com/', secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw }], retry: 1 }
 hooks: {}
 `),
     [

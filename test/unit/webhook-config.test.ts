@@ -29,11 +29,13 @@ webhooks:
   calls: { source: asterisk, runner: jira-processor, secret: token-1 }
   generic: { source: generic, runner: jira-processor, secret: "${SECRET}", tolerance: 1m }
 callbacks:
-  secret: "${SECRET}"
+  endpoints:
+    - { url: "https://HOOKS.example.com:443/", secret: "${SECRET}" }
+    - { url: "https://hooks.example.com/partner", secret: "\${OTHER}" }
   allow: [127.0.0.1, 10.0.0.0/8, hooks.internal]
   timeout: 5s
   retries: { limit: 3, delay: 2s }
-`, { env: { JIRA_SECRET: 'jira-s3cret' }, source: 't' });
+`, { env: { JIRA_SECRET: 'jira-s3cret', OTHER: 'whsec_cBthwHWPCLH4XRU+pTiOll7cU811i0Fb' }, source: 't' });
   const jira = config.webhooks?.get('jira');
   assert.equal(jira?.secret, 'jira-s3cret');
   assert.deepEqual(jira?.events, ['jira:issue_created']);
@@ -43,6 +45,8 @@ callbacks:
   assert.equal(config.webhooks?.get('generic')?.signingKey?.length, 24);
   assert.equal(config.webhooks?.get('calls')?.signingKey, undefined);
   assert.equal(config.runners.get('jira-processor')?.callback, 'https://hooks.example.com/done');
+  // Endpoint URLs are kept normalized, as callback URLs are compared.
+  assert.deepEqual(config.callbacks?.endpoints.map((e) => [e.url, e.signingKey.length]), [['https://hooks.example.com/', 24], ['https://hooks.example.com/partner', 24]]);
   assert.deepEqual(config.callbacks?.allow, ['127.0.0.1', '10.0.0.0/8', 'hooks.internal']);
   assert.equal(config.callbacks?.timeoutMs, 5000);
   assert.deepEqual(config.callbacks?.retries, { limit: 3, delayMs: 2000 });
@@ -57,7 +61,10 @@ webhooks:
   b: { source: generic, runner: r, secret: not-a-secret, input: { k: "issue/key" }, callback: "not a url" }
   c: { runner: r }
 callbacks:
-  secret: whsec_short
+  endpoints:
+    - { url: "https://a.example.com/", secret: whsec_short }
+    - { url: "ftp://a.example.com/", secret: "\${UNSET}" }
+    - { url: "https://a.example.com", secret: whsec_cBthwHWPCLH4XRU+pTiOll7cU811i0Fb }
   allow: ["10.0.0.0/99"]
   timeout: soon
 `), [
@@ -70,7 +77,10 @@ callbacks:
     'webhooks.b.callback: must be an http:// or https:// URL',
     'webhooks.c.source: is required',
     'webhooks.c.secret: is required',
-    'callbacks.secret: webhook secret is not valid base64: its length or padding is wrong (was it truncated?)',
+    'callbacks.endpoints.0.secret: webhook secret is not valid base64: its length or padding is wrong (was it truncated?)',
+    'callbacks.endpoints.1.url: must be an http:// or https:// URL (a prefix of the callback URLs it signs)',
+    'callbacks.endpoints.1.secret: variable UNSET is not set',
+    'callbacks.endpoints.2.url: another endpoint has the same URL',
     'callbacks.allow.0: "10.0.0.0/99" is not an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)',
     'callbacks.timeout: must be a positive duration',
   ]);
@@ -82,7 +92,25 @@ runners:
   r: { image: busybox, callback: "https://example.com/cb" }
 webhooks:
   w: { source: asterisk, runner: r, secret: t, callback: "https://example.com/cb" }
-`), ['runners.r.callback: needs a callbacks section (with its secret)', 'webhooks.w.callback: needs a callbacks section (with its secret)']);
+`), ['runners.r.callback: needs a callbacks section (with endpoints and their secrets)', 'webhooks.w.callback: needs a callbacks section (with endpoints and their secrets)']);
+});
+
+test('a default callback must fall under an endpoint; the old single secret is refused, saying what replaced it', () => {
+  assert.deepEqual(problems(`
+runners:
+  r: { image: busybox, callback: "https://example.com/hooks/x" }
+  s: { image: busybox, callback: "https://example.com/hooksmith" }
+  t: { image: busybox, callback: "https://example.com.evil.org/hooks/x" }
+callbacks:
+  endpoints: [{ url: "https://example.com/hooks", secret: whsec_cBthwHWPCLH4XRU+pTiOll7cU811i0Fb }]
+`), [
+    'runners.s.callback: is under no callbacks endpoint (callbacks.endpoints[].url)',
+    'runners.t.callback: is under no callbacks endpoint (callbacks.endpoints[].url)',
+  ]);
+  assert.deepEqual(problems('runners: { r: { image: busybox } }\ncallbacks: { secret: whsec_cBthwHWPCLH4XRU+pTiOll7cU811i0Fb }\n'), [
+    'callbacks.endpoints: is required',
+    'callbacks.secret: replaced by endpoints: [{url, secret}]: each destination of callbacks has its own secret, so that nobody who may submit can have Berth sign for a URL of their choosing',
+  ]);
 });
 
 test('webhook names follow the same pattern as runner names', () => {

@@ -61,7 +61,7 @@ workflows:
       report: { runner: aggregator, needs: [scan-a, scan-b], min_succeeded: 1 }
     callback: https://hooks.example.com/berth
 callbacks:
-  secret: ${SECRET}
+  endpoints: [{ url: "https://hooks.example.com/", secret: "${SECRET}" }]
 `);
   assert.deepEqual([...(config.workflows?.keys() ?? [])], ['scan-and-merge']);
   const flow = config.workflows?.get('scan-and-merge') ?? assert.fail();
@@ -255,7 +255,7 @@ test('a workflow has at least one step', () => {
   assert.deepEqual(problems(`${RUNNERS}workflows: { a: { steps: {} }, b: { callback: "https://x.example" }, c: { steps: [a] }, d: {} }`), [
     'workflows.a.steps: must declare at least one step',
     'workflows.b.steps: is required',
-    'workflows.b.callback: needs a callbacks section (with its secret)',
+    'workflows.b.callback: needs a callbacks section (with endpoints and their secrets)',
     'workflows.c.steps: must be a mapping of step ids to steps',
     'workflows.d.steps: is required',
   ]);
@@ -308,7 +308,7 @@ workflows:
     'workflows.a.callback: must be an http:// or https:// URL',
     'workflows.b.input_schema: invalid JSON Schema: $async schemas are not supported',
     'workflows.c.input_schema: must be a mapping (a JSON Schema)',
-    'workflows.d.callback: needs a callbacks section (with its secret)',
+    'workflows.d.callback: needs a callbacks section (with endpoints and their secrets)',
   ]);
 });
 
