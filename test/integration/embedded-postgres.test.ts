@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,18 @@ test('a fresh clone in a 0700 home: start runs a task on the embedded PostgreSQL
   } else {
     assert.equal(databaseDir, path.join(checkout, '.berth', 'postgres'));
   }
+
+  // The superuser's password is random, readable by its owner only; a guessed one does not get in.
+  const passwordFile = path.join(databaseDir, 'berth-password');
+  assert.equal((await stat(passwordFile)).mode & 0o777, 0o600);
+  const password = (await readFile(passwordFile, 'utf8')).trim();
+  assert.ok(password.length >= 32, 'a long random password');
+  const connect = async (secret: string) => {
+    const client = new pg.Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', password: secret, database: 'postgres' });
+    try { await client.connect(); } finally { await client.end().catch(() => undefined); }
+  };
+  for (const guess of ['berth', 'postgres', 'password', '']) await assert.rejects(connect(guess), /password authentication failed|password must be a string|SASL/, `password '${guess}'`);
+  await connect(password);
 
   const task = await submit(url, 'echo', { hello: 'first run' });
   const final = await waitForFinal(url, String(task['id']));
