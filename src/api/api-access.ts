@@ -16,6 +16,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { AppError } from '../errors.ts';
 import { fullAccess, hasScope, type Access, type Scope } from '../runners/access.ts';
+import type { RateLimit, RateLimiter } from '../rate-limits.ts';
 import type { ApiKey, AuthSettings } from '../runners/runner.ts';
 import { StartupError } from '../startup-error.ts';
 
@@ -49,8 +50,19 @@ export function apiAccessMode(auth: AuthSettings | undefined, host: string): Api
 /** The Swagger UI assets and the OpenAPI document are registered by plugins that set no scope; they hold no data. */
 const PUBLIC_PREFIXES = ['/docs', '/openapi.json'];
 
-/** Declares the bearer scheme, and checks and documents each route's scope. Call before any route is registered. */
-export function registerApiAccess(app: FastifyInstance, mode: ApiAccessMode): void {
+/** The rate limits the hook applies: each key's own (ApiKey.rate), and each webhook sender address's. */
+export interface ApiRateLimits {
+  readonly limiter: RateLimiter;
+  readonly webhooks: RateLimit | undefined;
+}
+
+/**
+ * Declares the bearer scheme, and checks and documents each route's scope. Call before any route
+ * is registered. With `limits`, a key past its rate, or an address past the webhooks' rate, is
+ * answered 429 with Retry-After, after authentication (an unknown key costs no bucket) and
+ * before the body is read.
+ */
+export function registerApiAccess(app: FastifyInstance, mode: ApiAccessMode, limits?: ApiRateLimits): void {
   app.decorateRequest('access', undefined as unknown as Access);
   app.addHook('onRoute', (route) => {
     if (PUBLIC_PREFIXES.some((prefix) => route.url.startsWith(prefix))) {
@@ -62,28 +74,44 @@ export function registerApiAccess(app: FastifyInstance, mode: ApiAccessMode): vo
     if (scope !== 'public') document(route, scope);
   });
   app.addHook('onRequest', async (request) => {
-    request.access = authorize(request, mode);
+    const { access, key } = authorize(request, mode);
+    request.access = access;
+    if (limits !== undefined) await applyRateLimit(request, key, limits);
   });
 }
 
-function authorize(request: FastifyRequest, mode: ApiAccessMode): Access {
+/** The request's access, and the key it proved it holds (none without keys, or on a public route). */
+function authorize(request: FastifyRequest, mode: ApiAccessMode): { access: Access; key?: ApiKey } {
   // Unmatched routes (404s) have no scope: any known key may learn that a route does not exist.
   const scope = request.routeOptions.config.scope;
-  if (scope === 'public') return fullAccess('public');
-  if (mode.kind === 'open') return fullAccess('open');
+  if (scope === 'public') return { access: fullAccess('public') };
+  if (mode.kind === 'open') return { access: fullAccess('open') };
   if (mode.kind === 'loopback') {
     const host = request.headers.host ?? '';
     if (!isLoopbackHostHeader(host)) {
       throw new AppError('FORBIDDEN', 'Berth serves without API keys on a loopback address and answers only requests ' +
         'addressed to a loopback name (Host: localhost or 127.0.0.1); configure auth: keys to reach it by another name');
     }
-    return fullAccess('loopback');
+    return { access: fullAccess('loopback') };
   }
   const key = findKey(mode.keys, bearerToken(request.headers.authorization));
   if (scope !== undefined && !hasScope(key.access, scope)) {
     throw new AppError('FORBIDDEN', `API key '${key.name}' lacks the scope ${scope} this request needs`);
   }
-  return key.access;
+  return { access: key.access, key };
+}
+
+async function applyRateLimit(request: FastifyRequest, key: ApiKey | undefined, limits: ApiRateLimits): Promise<void> {
+  const isWebhook = request.routeOptions.url?.startsWith('/webhooks/') === true;
+  const [bucket, limit, who] = key !== undefined
+    ? [`key:${key.name}`, key.rate, `API key '${key.name}'`]
+    : isWebhook ? [`webhook:${request.ip}`, limits.webhooks, `address ${request.ip}`] : [undefined, undefined, ''];
+  if (bucket === undefined || limit === undefined) return;
+  const waitSeconds = await limits.limiter.take(bucket, limit);
+  if (waitSeconds === null) return;
+  throw new AppError('RATE_LIMITED', `${who} is over its rate limit of ${limit.text}; try again in ${Math.max(1, Math.ceil(waitSeconds))} s`, {
+    retryAfterSeconds: waitSeconds,
+  });
 }
 
 function bearerToken(header: string | undefined): string {
@@ -113,7 +141,9 @@ function document(route: RouteOptions, scope: Scope): void {
   route.schema = {
     ...schema,
     security: [{ apiKey: [] }],
-    response: { ...(schema['response'] as object | undefined), 401: { $ref: 'ErrorResponse' }, 403: { $ref: 'ErrorResponse' } },
+    response: {
+      ...(schema['response'] as object | undefined), 401: { $ref: 'ErrorResponse' }, 403: { $ref: 'ErrorResponse' }, 429: { $ref: 'ErrorResponse' },
+    },
     'x-berth-scope': scope,
     description: `${typeof schema['description'] === 'string' ? `${schema['description']} ` : ''}Needs ${needs}.`,
   } as RouteOptions['schema'];

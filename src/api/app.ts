@@ -13,7 +13,7 @@ import type { TaskWatch } from '../tasks/task-watch.ts';
 import type { ScheduleService } from '../tasks/schedule-service.ts';
 import type { WorkflowService } from '../tasks/workflow-service.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
-import { registerApiAccess, type ApiAccessMode } from './api-access.ts';
+import { registerApiAccess, type ApiAccessMode, type ApiRateLimits } from './api-access.ts';
 import { errorHandler } from './error-handler.ts';
 import { createHeldResponses } from './held-response.ts';
 import { registerJsonBodyParser } from './json-body.ts';
@@ -45,6 +45,8 @@ export interface AppDeps {
   readonly heldLimit?: number;
   /** Who may use the API (api-access.ts); omitted: open, as for tests and the OpenAPI document. */
   readonly access?: ApiAccessMode;
+  /** Rate limits per key and per webhook sender; omitted: none. */
+  readonly rateLimits?: ApiRateLimits;
   /** Omitted: no request logging (tests, OpenAPI generation). */
   readonly logger?: FastifyBaseLogger;
 }
@@ -76,7 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addSchema(ErrorResponse);
   // Before any route, so that every route's scope is checked and documented as it is added.
-  registerApiAccess(app, deps.access ?? { kind: 'open' });
+  registerApiAccess(app, deps.access ?? { kind: 'open' }, deps.rateLimits);
 
   await registerSwagger(app);
   const held = createHeldResponses(deps.heldLimit ?? 1_000);

@@ -21,6 +21,8 @@ import { createTaskWatch } from '../tasks/task-watch.ts';
 import { createWorkflowService } from '../tasks/workflow-service.ts';
 import { createWebhookService } from '../webhooks/webhook-service.ts';
 import { apiAccessMode } from './api-access.ts';
+import { createRateLimiter } from '../rate-limits.ts';
+import { DEFAULT_RATE_LIMITS } from '../runners/auth-config.ts';
 import { buildApp } from './app.ts';
 
 export async function startApiProcess(options: {
@@ -73,6 +75,7 @@ export async function startApiProcess(options: {
     batchBodyLimitBytes: config.batchBodyLimitBytes,
     heldLimit: config.heldLimit,
     access,
+    rateLimits: { limiter: createRateLimiter(pool), webhooks: (runners.rateLimits ?? DEFAULT_RATE_LIMITS).webhooks },
     logger,
   });
   // Fastify closes the connections idle when close() starts; keep-alive connections of requests

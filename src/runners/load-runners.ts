@@ -21,7 +21,7 @@ import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts
 import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Schedule, Webhook, Workflow } from './runner.ts';
 import { resolveNetwork, resolveNetworksAllowed, resolveSwitches, resolveUser, SANDBOX_DEFAULTS } from './runner-sandbox.ts';
 import { resolveSchedules } from './schedule-config.ts';
-import { resolveAuth } from './auth-config.ts';
+import { resolveAuth, resolveRateLimits } from './auth-config.ts';
 import { endpointFor } from './callback-endpoints.ts';
 import { splitShellWords } from './shell-words.ts';
 import { resolveWorkflows } from './workflow-config.ts';
@@ -78,7 +78,8 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
   const webhooks = resolveWebhooks(section('webhooks'), { runner: new Set(runners.keys()), workflow: new Set(workflows.keys()) }, context);
   const callbacks = resolveCallbacks(section('callbacks'), context);
   checkCallbackDefaults({ runners, webhooks, workflows }, callbacks, context);
-  const auth = resolveAuth(section('auth'), { runners: new Set(runners.keys()), workflows: new Set(workflows.keys()) }, context);
+  const rateLimits = resolveRateLimits(section('rate_limits'), context);
+  const auth = resolveAuth(section('auth'), { runners: new Set(runners.keys()), workflows: new Set(workflows.keys()) }, context, rateLimits);
   if (problems.length > 0) {
     throw new ConfigError(options.source, sortInFileOrder(problems, syntax.document).map(formatProblem));
   }
@@ -89,6 +90,7 @@ export function parseRunnersConfig(text: string, options: ParseRunnersOptions): 
     workflows: workflows as ReadonlyMap<string, Workflow>,
     schedules: schedules as ReadonlyMap<string, Schedule>,
     auth,
+    rateLimits,
   });
 }
 

@@ -205,7 +205,14 @@ export const ApiKeyEntry = Type.Object(
     runners: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     workflows: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     callbacks: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    rate: Type.Optional(Type.String({ minLength: 1 })),
   },
+  { additionalProperties: false },
+);
+
+/** Requests per API key and per webhook sender's address: `N/s`, `N/m`, `N/h` or `none` (rate-limits.ts). */
+export const RateLimitsEntry = Type.Object(
+  { keys: Type.Optional(Type.String({ minLength: 1 })), webhooks: Type.Optional(Type.String({ minLength: 1 })) },
   { additionalProperties: false },
 );
 
@@ -241,6 +248,7 @@ export const BerthConfigFile = Type.Object(
       errorMessage: { type: 'must be a mapping of schedule names to schedules' },
     })),
     auth: Type.Optional(AuthEntry),
+    rate_limits: Type.Optional(RateLimitsEntry),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@
  * Nothing here reads files or the environment; load-runners.ts produces these.
  */
 import type { CronClock } from '../cron.ts';
+import type { RateLimit } from '../rate-limits.ts';
 import type { Access } from './access.ts';
 import type { ErrorDetail } from '../errors.ts';
 
@@ -177,6 +178,16 @@ export interface ApiKey {
   readonly name: string;
   readonly sha256: Buffer;
   readonly access: Access;
+  /** Its requests per window across every API process; undefined: none. */
+  readonly rate: RateLimit | undefined;
+}
+
+/** Undefined: no limit. */
+export interface RateLimits {
+  /** Each API key's, unless the key sets its own. */
+  readonly keys: RateLimit | undefined;
+  /** Each client address's, on /webhooks/*. */
+  readonly webhooks: RateLimit | undefined;
 }
 
 /** none: the API is open on purpose; keys: every request but health and webhooks needs one of them. */
@@ -191,4 +202,6 @@ export interface RunnersConfig {
   readonly schedules?: ReadonlyMap<string, Schedule>;
   /** Undefined: no auth section, so Berth serves without keys, and only on a loopback address. */
   readonly auth?: AuthSettings | undefined;
+  /** Omitted: the defaults of auth-config.ts. */
+  readonly rateLimits?: RateLimits;
 }

@@ -2,9 +2,10 @@
  * How long finished tasks and workflow runs are kept: deleted in batches once their retention
  * period has passed, with their attempts, logs, deliveries and keys (a run with its steps' tasks);
  * idempotency keys are forgotten after a day; schedules' ticks after the retention period, but for
- * each schedule's latest few.
+ * each schedule's latest few; rate-limit buckets once idle long enough to be full again.
  */
 import type { Pool } from '../db.ts';
+import { forgetIdleBuckets } from '../rate-limits.ts';
 import { deleteExpiredIdempotencyKeys } from './idempotency-store.ts';
 import { deleteExpiredTicks } from './schedule-store.ts';
 import { deleteExpiredTasks } from './task-store.ts';
@@ -18,7 +19,7 @@ const TICKS_KEPT = 10;
 
 export async function applyRetention(
   pool: Pool, retentionMs: number,
-): Promise<{ tasks: number; workflowRuns: number; idempotencyKeys: number; scheduleTicks: number }> {
+): Promise<{ tasks: number; workflowRuns: number; idempotencyKeys: number; scheduleTicks: number; rateBuckets: number }> {
   let tasks = 0;
   for (let n = BATCH; n === BATCH; tasks += n) n = await deleteExpiredTasks(pool, retentionMs, BATCH);
   let workflowRuns = 0;
@@ -27,5 +28,6 @@ export async function applyRetention(
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(pool, DAY_MS);
   let scheduleTicks = 0;
   for (let n = BATCH; n === BATCH; scheduleTicks += n) n = await deleteExpiredTicks(pool, retentionMs, TICKS_KEPT, BATCH);
-  return { tasks, workflowRuns, idempotencyKeys, scheduleTicks };
+  const rateBuckets = await forgetIdleBuckets(pool);
+  return { tasks, workflowRuns, idempotencyKeys, scheduleTicks, rateBuckets };
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { PgBoss } from 'pg-boss';
 import { apiAccessMode } from '../../src/api/api-access.ts';
+import { createRateLimiter } from '../../src/rate-limits.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { createCallbackCheck } from '../../src/callbacks/callback-check.ts';
 import { createPool, type Pool } from '../../src/db.ts';
@@ -71,6 +72,8 @@ export async function startApiStack(options: {
   /** Guard the API as `berth serve` would on this listening address, from the file's auth: section; omitted: open. */
   listenHost?: string;
   heldLimit?: number;
+  /** Apply the file's rate limits (in PostgreSQL), as the API process does; omitted: none. */
+  rateLimits?: boolean;
 } = {}): Promise<ApiStack> {
   const database = await createTestDatabase();
   const pool = createPool(database.url, { max: 5 });
@@ -103,6 +106,7 @@ export async function startApiStack(options: {
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     ...(options.listenHost === undefined ? {} : { access: apiAccessMode(runners.auth, options.listenHost) }),
     ...(options.heldLimit === undefined ? {} : { heldLimit: options.heldLimit }),
+    ...(options.rateLimits === true ? { rateLimits: { limiter: createRateLimiter(pool), webhooks: runners.rateLimits?.webhooks } } : {}),
     metrics,
     logger: testLogger,
   });

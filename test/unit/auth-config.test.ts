@@ -6,6 +6,7 @@ import { ConfigError } from '../../src/config-error.ts';
 import { globMatches, hasScope, likePatterns, mayUseCallback, mayUseRunner, mayUseWorkflow } from '../../src/runners/access.ts';
 import { parseRunnersConfig } from '../../src/runners/load-runners.ts';
 import { StartupError } from '../../src/startup-error.ts';
+import { parseRate } from '../../src/rate-limits.ts';
 
 const RUNNERS = `
 runners:
@@ -141,4 +142,31 @@ auth:
   for (const url of ['https://hooks.example.com/cid', 'https://hooks.example.com/', 'http://hooks.example.com/ci', 'https://hooks.example.com.evil.org/ci', 'nonsense']) {
     assert.equal(mayUseCallback(access, url), false, url);
   }
+});
+
+test('rates: N/s, N/m, N/h as a burst of N refilled over the window; the file\'s defaults, a key\'s own, none', () => {
+  assert.deepEqual(parseRate('100/s'), { text: '100/s', burst: 100, perSecond: 100 });
+  assert.deepEqual(parseRate(' 600 / m '), { text: '600/m', burst: 600, perSecond: 10 });
+  assert.deepEqual(parseRate('36/h'), { text: '36/h', burst: 36, perSecond: 0.01 });
+  for (const text of ['0/s', '10', '10/d', '-1/s', '1.5/s', '2000000/s', '']) assert.equal(parseRate(text), undefined, text);
+  const config = parse(`
+rate_limits: { keys: 10/s, webhooks: none }
+auth:
+  keys:
+    - { name: a, key: "${SECRET}", scopes: [admin] }
+    - { name: b, key: "another-secret-0123456", scopes: [admin], rate: 1/m }
+    - { name: c, key: "third-secret-01234567", scopes: [admin], rate: none }
+`);
+  assert.equal(config.rateLimits?.webhooks, undefined);
+  assert.ok(config.auth?.mode === 'keys');
+  assert.deepEqual(config.auth.keys.map((key) => key.rate?.text), ['10/s', '1/m', undefined]);
+  assert.deepEqual(parse('').rateLimits, { keys: parseRate('100/s'), webhooks: parseRate('50/s') }, 'the defaults');
+  assert.deepEqual(problems(`
+rate_limits: { keys: fast, webhooks: 0/s }
+auth: { keys: [{ name: a, key: "${SECRET}", scopes: [admin], rate: 5/d }] }
+`), [
+    'rate_limits.keys: must be a rate such as 100/s, 600/m or 10000/h (at most 1000000 a window), or none',
+    'rate_limits.webhooks: must be a rate such as 100/s, 600/m or 10000/h (at most 1000000 a window), or none',
+    'auth.keys.0.rate: must be a rate such as 100/s, 600/m or 10000/h (at most 1000000 a window), or none',
+  ]);
 });

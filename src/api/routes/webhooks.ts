@@ -42,7 +42,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService
         'asterisk by a token (Authorization: Bearer or ?token=), generic by Standard Webhooks signature and timestamp. ' +
         'A redelivery (X-Atlassian-Webhook-Identifier, webhook-id) answers 200 with the first task or run.',
       params: Type.Object({ name: Type.String() }),
-      response: { 200: Receipt, 202: Receipt, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef },
+      response: { 200: Receipt, 202: Receipt, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef, 429: ErrorRef },
     },
   }, async (request, reply) => {
     const body = request.body;
