@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh "${BERTH_TEST_ENGINES:-docker,podman}"
+# Browser tests (Swagger UI) drive Debian's Chromium through playwright-core, which downloads no browser.
+command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
 npm test
