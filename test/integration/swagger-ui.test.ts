@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Swagger UI in a real browser (Debian's Chromium driven by playwright-core) against an API that
  * needs keys: a request tried without authorizing answers 401; after the Authorize button takes a
