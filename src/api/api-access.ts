@@ -8,7 +8,10 @@
  * - keys: `Authorization: Bearer <key>`; a missing or unknown key is a 401, a key without the
  *   scope a 403. Keys are compared as SHA-256 digests in constant time, against every key.
  * - loopback (no auth section, loopback address): no keys, but a request whose Host is not a
- *   loopback name is refused, so a web page cannot reach Berth through DNS rebinding.
+ *   loopback name is refused, so a web page cannot reach Berth through DNS rebinding; and so is
+ *   one a browser marks as sent from another site (Origin, Sec-Fetch-Site), so a web page cannot
+ *   make the visitor's browser trigger, cancel or submit (cross-site request forgery: a POST
+ *   without a body needs no preflight).
  * - open (`auth: none`): no keys, on purpose.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -92,6 +95,10 @@ function authorize(request: FastifyRequest, mode: ApiAccessMode): { access: Acce
       throw new AppError('FORBIDDEN', 'Berth serves without API keys on a loopback address and answers only requests ' +
         'addressed to a loopback name (Host: localhost or 127.0.0.1); configure auth: keys to reach it by another name');
     }
+    if (isCrossSite(request)) {
+      throw new AppError('FORBIDDEN', 'Berth serves without API keys on a loopback address and answers no request a browser ' +
+        'sent from another site (Origin, Sec-Fetch-Site); configure auth: keys for web pages to use it');
+    }
     return { access: fullAccess('loopback') };
   }
   const key = findKey(mode.keys, bearerToken(request.headers.authorization));
@@ -147,6 +154,20 @@ function document(route: RouteOptions, scope: Scope): void {
     'x-berth-scope': scope,
     description: `${typeof schema['description'] === 'string' ? `${schema['description']} ` : ''}Needs ${needs}.`,
   } as RouteOptions['schema'];
+}
+
+/** A browser's request from a page of another site: an Origin that is not loopback, or Sec-Fetch-Site cross-site. */
+function isCrossSite(request: FastifyRequest): boolean {
+  if (request.headers['sec-fetch-site'] === 'cross-site') return true;
+  const origin = request.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    const { protocol, host } = new URL(origin);
+    return !(protocol === 'http:' || protocol === 'https:') || !isLoopbackHostHeader(host);
+  } catch {
+    // "null" (a sandboxed frame, a file) or anything unreadable: not a loopback page.
+    return true;
+  }
 }
 
 /** A listening address that only this machine can reach. */

@@ -245,4 +245,29 @@ describe('without keys, on a loopback address', () => {
     const health = await open.app.inject({ method: 'GET', url: '/healthz', headers: { host: 'evil.example' } });
     assert.equal(health.statusCode, 200);
   });
+
+  test('a browser\'s request from another site is refused: a page cannot make its visitor trigger, cancel or submit', async () => {
+    const queued = await countQueued(open.pool);
+    const crossSite: Record<string, string>[] = [
+      { origin: 'https://evil.example' }, { origin: 'null' }, { origin: 'http://localhost.evil.example:3000' },
+      { 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    ];
+    for (const headers of crossSite) {
+      // A POST without a body (or text/plain) is a "simple" request: the browser sends it without a preflight.
+      for (const [url, payload, type] of [['/schedules/nightly/trigger', undefined, undefined], ['/tasks', '{"runner":"echo"}', 'text/plain']] as const) {
+        const response = await open.app.inject({
+          method: 'POST', url, headers: { host: '127.0.0.1:3000', ...headers, ...(type === undefined ? {} : { 'content-type': type }) },
+          ...(payload === undefined ? {} : { payload }),
+        });
+        assert.equal(response.statusCode, 403, `${JSON.stringify(headers)} ${url}: ${response.body}`);
+        assert.match(response.json().message, /another site/);
+      }
+    }
+    assert.deepEqual(await countQueued(open.pool), queued);
+    // Its own pages (Swagger UI) and tools without Origin (curl) are served.
+    for (const headers of [{ origin: 'http://127.0.0.1:3000', 'sec-fetch-site': 'same-origin' }, { origin: 'http://localhost:5173', 'sec-fetch-site': 'same-site' }, {}]) {
+      const response = await open.app.inject({ method: 'GET', url: '/runners', headers: { host: '127.0.0.1:3000', ...headers } });
+      assert.equal(response.statusCode, 200, `${JSON.stringify(headers)}: ${response.body}`);
+    }
+  });
 });
