@@ -6,7 +6,8 @@
 import { AppError, type ErrorDetail } from '../errors.ts';
 import { isDatabaseUnavailable, type Pool } from '../db.ts';
 import { groupCommit } from '../group-commit.ts';
-import { FULL_ACCESS, likePatterns, mayUseCallback, mayUseRunner, type Access } from '../runners/access.ts';
+import { FULL_ACCESS, mayUseCallback, mayUseRunner, type Access } from '../runners/access.ts';
+import { listFilter, mayRead } from './task-visibility.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { decodeCursor, pageOf, pageUpTo } from './page-cursor.ts';
@@ -63,7 +64,7 @@ const SUBMISSION_GROUP = { maxGroup: 500, maxInFlight: 2 } as const;
 export function createTaskService({ pool, lifecycle, runners, checkCallback, submissionLimitBytes }: TaskServiceDeps): TaskService {
   async function getTask(id: string, access = FULL_ACCESS): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
-    if (task === null || !mayUseRunner(access, task.runner)) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
+    if (task === null || !(await mayRead(pool, access, task))) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
     return task;
   }
 
@@ -112,7 +113,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
         ...(query.workflowId === undefined ? {} : { workflowId: query.workflowId }),
         ...(query.schedule === undefined ? {} : { schedule: query.schedule }),
         ...(before === undefined ? {} : { before }),
-        ...(access.runners === undefined ? {} : { runnerLike: likePatterns(access.runners) }),
+        ...listFilter(access),
       };
       if (query.fields !== 'full') return pageOf(await listTaskSummaries(pool, filter), limit);
       // Sizes first, so the page is cut before any output is loaded.

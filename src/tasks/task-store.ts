@@ -226,6 +226,8 @@ export interface TaskFilter {
   readonly before?: string; readonly limit: number;
   /** Only runners matching one of these LIKE patterns (an API key's runners). */
   readonly runnerLike?: readonly string[];
+  /** Of workflow steps, only those of runs of workflows matching these (an API key's workflows). */
+  readonly workflowLike?: readonly string[];
 }
 
 /**
@@ -236,10 +238,13 @@ const FILTERED = `from berth.tasks t
       where ($1::text is null or t.runner = $1) and ($2::text is null or t.status = $2)
         and ($3::uuid is null or t.id < $3) and ($5::uuid is null or t.workflow_id = $5) and ($6::text is null or t.schedule = $6)
         and ($7::text[] is null or t.runner like any($7))
+        and ($8::text[] is null or t.workflow_id is null
+             or exists (select 1 from berth.workflow_runs r where r.id = t.workflow_id and r.workflow like any($8)))
       order by t.id desc limit $4`;
 
 function filterParams(filter: TaskFilter): unknown[] {
-  return [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null, filter.schedule ?? null, filter.runnerLike ?? null];
+  return [filter.runner ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.workflowId ?? null, filter.schedule ?? null, filter.runnerLike ?? null,
+    filter.workflowLike ?? null];
 }
 
 /** A page of tasks without their input, output and histories: what a listing needs, bounded in size. */

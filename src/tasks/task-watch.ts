@@ -5,7 +5,8 @@
  * events sent while it was down are lost.
  */
 import { AppError } from '../errors.ts';
-import { FULL_ACCESS, mayUseRunner, type Access } from '../runners/access.ts';
+import { FULL_ACCESS, type Access } from '../runners/access.ts';
+import { mayRead } from './task-visibility.ts';
 import type { Pool } from '../db.ts';
 import type { TaskEventKind, TaskEvents } from '../task-events.ts';
 import { readLog } from './log-store.ts';
@@ -35,7 +36,7 @@ export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown
   /** A task outside `access` reads as missing, as in the task service. */
   async function load(id: string, access: Access = FULL_ACCESS): Promise<Task> {
     const task = isTaskId(id) ? await findTask(pool, id) : null;
-    if (task === null || !mayUseRunner(access, task.runner)) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
+    if (task === null || !(await mayRead(pool, access, task))) throw new AppError('TASK_NOT_FOUND', `no task with id '${id}'`);
     return task;
   }
 

@@ -276,6 +276,12 @@ export async function findRun(db: Queryable, id: string): Promise<WorkflowRun | 
 }
 
 /** Newest first; ids are UUIDv7, so `id < before` pages are stable under concurrent submissions. */
+/** The workflow a run is of, or null when there is no such run. */
+export async function findRunWorkflow(db: Queryable, id: string): Promise<string | null> {
+  const { rows } = await db.query<{ workflow: string }>('select workflow from berth.workflow_runs where id = $1', [id]);
+  return rows[0]?.workflow ?? null;
+}
+
 export async function listRuns(
   db: Queryable, filter: {
     workflow?: string; status?: RunStatus; schedule?: string; before?: string; limit: number;

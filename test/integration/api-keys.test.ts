@@ -190,6 +190,19 @@ describe('a key limited to some runners and workflows', () => {
     assert.equal((await call('POST', `/workflows/${other.id}/cancel`, scanner)).statusCode, 404);
     assert.equal((await call('GET', `/workflows/${other.id}`, TEST_KEYS.ops)).json().status, 'running');
 
+    // A step of a run beyond its reach is hidden though its runner is within: its input is the run's input and parents' outputs.
+    const hidden = (await call('POST', '/workflows', TEST_KEYS.ops, { workflow: 'other-flow', input: { secret: 1 } })).json();
+    const [hiddenStep] = hidden.steps[0].taskIds as string[];
+    assert.deepEqual((await call('GET', `/tasks?workflowId=${hidden.id}`, scanner)).json().items, []);
+    assert.ok(!(await call('GET', '/tasks?limit=500', scanner)).json().items.some((task: { id: string }) => task.id === hiddenStep));
+    for (const [method, url] of [['GET', `/tasks/${hiddenStep}`], ['GET', `/tasks/${hiddenStep}/logs`], ['POST', `/tasks/${hiddenStep}/cancel`]] as const) {
+      assert.equal((await call(method, url, scanner)).statusCode, 404, `${method} ${url}`);
+    }
+    assert.equal((await call('GET', `/tasks/${hiddenStep}`, TEST_KEYS.ops)).json().status, 'queued', 'the refused cancel changed nothing');
+    const [ownStep] = own.json().steps[0].taskIds as string[];
+    assert.equal((await call('GET', `/tasks/${ownStep}`, scanner)).statusCode, 200, 'a step of its own workflow, on its own runner');
+    assert.deepEqual((await call('GET', `/tasks?workflowId=${own.json().id}`, scanner)).json().items.map((task: { id: string }) => task.id), [ownStep]);
+
     const schedules = (await call('GET', '/schedules', scanner)).json().items.map((schedule: { name: string }) => schedule.name);
     assert.deepEqual(schedules, ['scan-yearly']);
     assert.equal((await call('GET', '/schedules/echo-yearly', scanner)).statusCode, 404);
