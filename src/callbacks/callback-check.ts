@@ -5,7 +5,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { AppError } from '../errors.ts';
-import { endpointFor } from '../runners/callback-endpoints.ts';
+import { ENCODED_SEPARATOR, endpointFor } from '../runners/callback-endpoints.ts';
 import type { CallbackSettings } from '../runners/runner.ts';
 import type { CallbackCheck } from '../tasks/task-service.ts';
 import { checkCallbackUrl, createAllowList, type Lookup } from '../address-guard.ts';
@@ -23,6 +23,10 @@ export function createCallbackCheck(settings: CallbackSettings | undefined, look
     const verdict = await checkCallbackUrl(url, { lookup, allow });
     if (!verdict.ok) {
       throw new AppError('VALIDATION_FAILED', `callback URL refused: ${verdict.message}`, { details: [{ path, message: verdict.message }] });
+    }
+    if (ENCODED_SEPARATOR.test(new URL(url).pathname)) {
+      const message = 'must not encode /, \\ or . in its path (%2F, %5C, %2E): a receiver that decodes them could route it elsewhere';
+      throw new AppError('VALIDATION_FAILED', `callback URL refused: it ${message}`, { details: [{ path, message }] });
     }
     if (endpointFor(settings.endpoints, url) === undefined) {
       const message = 'is under no callbacks endpoint (the runners file\'s callbacks.endpoints list where Berth sends callbacks, each with its secret)';

@@ -6,11 +6,19 @@
  * compared in their normalized form (WHATWG URL href: lower-case host, default port dropped).
  */
 
-/** The normalized form of `url`, or undefined when it is not an absolute http(s) URL. */
+/**
+ * WHATWG URL resolves `/../` but keeps `%2F`, `%5C` and `%2E` encoded: a receiver or proxy that
+ * decodes them before routing would take `/team-a/..%2Fteam-b` to `/team-b`, out from under the
+ * prefix that covered it. A path with them is covered by no prefix.
+ */
+export const ENCODED_SEPARATOR = /%(2f|5c|2e)/i;
+
+/** The normalized form of `url`, or undefined when it is not an absolute http(s) URL with a plain path. */
 export function normalizeCallbackUrl(url: string): string | undefined {
   try {
     const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : undefined;
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
+    return ENCODED_SEPARATOR.test(parsed.pathname) ? undefined : parsed.href;
   } catch {
     return undefined;
   }

@@ -155,9 +155,10 @@ describe('callbackUrl at submission', () => {
 
   test('an allowed address under no endpoint → 400: endpoints are URLs (origin and path), each with its secret', async () => {
     // Another port, another spelling of the address (WHATWG keeps IPv4-mapped IPv6 as IPv6), a public host.
-    for (const callbackUrl of ['http://127.0.0.1:10/cb', 'http://[::ffff:127.0.0.1]:9/cb', 'https://hooks.example.com/x']) {
+    for (const callbackUrl of ['http://127.0.0.1:10/cb', 'http://[::ffff:127.0.0.1]:9/cb', 'https://hooks.example.com/x', 'http://127.0.0.1:9/a/..%2F..%2Fb']) {
       const json = await refused('/tasks', { runner: 'echo', callbackUrl }, 'body/callbackUrl');
-      if (!callbackUrl.startsWith('https')) assert.match(json.message, /under no callbacks endpoint/);
+      if (callbackUrl.includes('%2F')) assert.match(json.message, /must not encode/);
+      else if (!callbackUrl.startsWith('https')) assert.match(json.message, /under no callbacks endpoint/);
     }
     await refused('/workflows', { workflow: 'triage', input: { key: 'K-1' }, callbackUrl: 'http://127.0.0.1:10/cb' }, 'body/callbackUrl');
   });

@@ -139,7 +139,11 @@ auth:
   for (const url of ['https://hooks.example.com/ci', 'https://hooks.example.com/ci/1', 'https://hooks.example.com/ci?x', 'https://hooks.example.com:443/ci#f']) {
     assert.equal(mayUseCallback(access, url), true, url);
   }
-  for (const url of ['https://hooks.example.com/cid', 'https://hooks.example.com/', 'http://hooks.example.com/ci', 'https://hooks.example.com.evil.org/ci', 'nonsense']) {
+  for (const url of [
+    'https://hooks.example.com/cid', 'https://hooks.example.com/', 'http://hooks.example.com/ci', 'https://hooks.example.com.evil.org/ci', 'nonsense',
+    // Resolved by WHATWG URL, so out from under the prefix; and encoded separators a receiver may decode.
+    'https://hooks.example.com/ci/../team-b', 'https://hooks.example.com/ci/..%2fteam-b', 'https://hooks.example.com/ci/%2E%2E%2Fteam-b', 'https://hooks.example.com/ci/x%5c..',
+  ]) {
     assert.equal(mayUseCallback(access, url), false, url);
   }
 });
