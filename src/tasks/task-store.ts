@@ -156,8 +156,8 @@ export interface StepOfRun {
 export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   const { rows } = await db.query<TaskRow>(prepared(
     `with t as (
-       insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, schedule, scheduled_for, traceparent)
-       values ($1, $2, $3::json, $4, $5, $6, $7, $8, $9, $10) returning ${TASK_COLUMNS})
+       insert into berth.tasks (id, runner, input, input_bytes, priority, run_after, max_attempts, callback_url, schedule, scheduled_for, traceparent)
+       values ($1, $2, $3::text::json, octet_length($3::text), $4, $5, $6, $7, $8, $9, $10) returning ${TASK_COLUMNS})
      select ${TASK_SELECT} from t`,
     [task.id, task.runner, task.inputJson, task.priority, task.runAfter, task.maxAttempts, task.callbackUrl,
       task.scheduled?.schedule ?? null, task.scheduled?.scheduledFor ?? null, task.traceparent ?? null],
@@ -168,10 +168,13 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
 /** Many tasks in one statement (batch submission, a workflow's released steps); new tasks have no attempts yet. */
 export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Promise<Task[]> {
   const { rows } = await db.query<TaskRow>(prepared(
-    `insert into berth.tasks (id, runner, input, priority, run_after, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
-                              traceparent)
-     select * from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::timestamptz[], $6::int[], $7::text[],
-                          $8::uuid[], $9::text[], $10::int[], $11::int[], $12::text[])
+    `insert into berth.tasks (id, runner, input, input_bytes, priority, run_after, max_attempts, callback_url, workflow_id, step_id, step_generation,
+                              item_index, traceparent)
+     select id, runner, input::json, octet_length(input), priority, run_after, max_attempts, callback_url, workflow_id, step_id, step_generation,
+            item_index, traceparent
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::int[], $7::text[],
+                   $8::uuid[], $9::text[], $10::int[], $11::int[], $12::text[])
+            as t (id, runner, input, priority, run_after, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index, traceparent)
      returning ${TASK_COLUMNS}, '[]'::json as history, '[]'::json as callbacks`,
     [
       tasks.map((t) => t.id), tasks.map((t) => t.runner), tasks.map((t) => t.inputJson),
@@ -188,11 +191,11 @@ export async function insertTasks(db: Queryable, tasks: readonly NewTask[]): Pro
  */
 export async function insertFailedTasks(db: Queryable, tasks: readonly (NewTask & { readonly message: string })[]): Promise<void> {
   await db.query(prepared(
-    `insert into berth.tasks (id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
+    `insert into berth.tasks (id, runner, input, input_bytes, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
                               traceparent, status, error_code, error_message, finished_at)
-     select id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
+     select id, runner, input::json, octet_length(input), priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index,
             traceparent, 'failed', 'invalid_input', message, now()
-       from unnest($1::uuid[], $2::text[], $3::json[], $4::int[], $5::int[], $6::text[], $7::uuid[], $8::text[], $9::int[], $10::int[], $11::text[],
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::uuid[], $8::text[], $9::int[], $10::int[], $11::text[],
                    $12::text[])
             as t (id, runner, input, priority, max_attempts, callback_url, workflow_id, step_id, step_generation, item_index, message, traceparent)`,
     [
@@ -254,13 +257,14 @@ export async function listTaskSummaries(db: Queryable, filter: TaskFilter): Prom
 }
 
 /**
- * The same page's ids with the bytes of each task's input and output, read from their stored
- * lengths (json is text: octet_length does not detoast it), so a full page can be cut by size
- * before any output is loaded.
+ * The same page's ids with the bytes of each task's input and output, as written with them
+ * (input_bytes, output_bytes; before migration 0010, their stored size), so a full page can be cut
+ * by size before any output is loaded.
  */
 export async function listTaskSizes(db: Queryable, filter: TaskFilter): Promise<{ id: string; bytes: number }[]> {
   const { rows } = await db.query<{ id: string; bytes: number }>(
-    `select t.id, (octet_length(t.input::text) + coalesce(octet_length(t.output::text), 0))::int8::float8 as bytes ${FILTERED}`,
+    `select t.id, (coalesce(t.input_bytes, pg_column_size(t.input)) + coalesce(t.output_bytes, pg_column_size(t.output), 0))::float8 as bytes
+     ${FILTERED}`,
     filterParams(filter),
   );
   return rows;
@@ -394,7 +398,7 @@ export interface AttemptResult {
 export async function finishTask(db: Queryable, id: string, attempt: number, result: AttemptResult): Promise<FinishedTask | null> {
   const { rows } = await db.query<FinishedRow>(prepared(
     `with finished as (
-       update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
+       update berth.tasks set status = $3, output = $4::text::json, output_bytes = octet_length($4::text), error_code = $5, error_message = $6, exit_code = $7,
            finished_at = now(), heartbeat_at = null
         where id = $1 and attempts = $2 and status = 'running'
         returning callback_url, workflow_id, step_id, step_generation, ${RUN_MS} as duration_ms),
@@ -462,7 +466,7 @@ export async function finishTaskAlone(
 ): Promise<{ durationMs: number } | false> {
   const { rows } = await db.query<{ duration_ms: number }>(prepared(
     `with finished as (
-       update berth.tasks set status = $3, output = $4::json, error_code = $5, error_message = $6, exit_code = $7,
+       update berth.tasks set status = $3, output = $4::text::json, output_bytes = octet_length($4::text), error_code = $5, error_message = $6, exit_code = $7,
            finished_at = now(), heartbeat_at = null
         where id = $1 and attempts = $2 and status = 'running' and callback_url is null and workflow_id is null
         returning id, ${RUN_MS} as duration_ms),
