@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { withAdmin } from '../helpers/database.ts';
 import { countQueued, startApiStack, type ApiStack } from '../helpers/stack.ts';
 
 let stack: ApiStack;
@@ -51,4 +52,27 @@ test('past the bound: 503 TOO_MANY_HELD with Retry-After for reads, an unmet Pre
   assert.equal(again.status, 200);
   follow.abort();
   await followed;
+});
+
+test('Prefer: wait whose wait fails after the commit (the database gone meanwhile) answers 202 with the stored task, not a 5xx', async () => {
+  const name = stack.database.name;
+  const cut = async (allow: boolean) => withAdmin(async (admin) => {
+    await admin.query(`alter database ${name} with allow_connections ${allow}`);
+    if (!allow) await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+  });
+  const answer = submit({ prefer: 'wait=3' });
+  // Cut once the task is stored and the wait has begun; the wait's next read then fails.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await cut(false);
+  try {
+    const response = await answer;
+    assert.equal(response.status, 202, await response.clone().text());
+    const task = (await response.json()) as { id: string; status: string };
+    assert.equal(task.status, 'queued');
+  } finally {
+    await cut(true);
+  }
+  // The task was stored: it is there once the database is back.
+  const listed = (await (await fetch(`${url}/tasks?limit=500`)).json()) as { items: unknown[] };
+  assert.ok(listed.items.length > 0);
 });

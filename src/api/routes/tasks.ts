@@ -3,6 +3,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { isFinal } from '../../tasks/task-status.ts';
@@ -33,6 +34,20 @@ function preferredWaitSeconds(prefer: string | undefined): number | undefined {
   return match === null ? undefined : Math.min(Number(match[1]), MAX_WAIT_SECONDS);
 }
 
+/**
+ * The wait of a Prefer: wait, after its task was committed: a failure while waiting (the database
+ * gone meanwhile) answers 202 with the task as stored, since an error would have the client submit
+ * it again.
+ */
+async function waitAfterCommit(watch: TaskWatch, task: Task, waitSeconds: number, log: FastifyBaseLogger): Promise<Task> {
+  try {
+    return await watch.waitForTask(task.id, waitSeconds * 1000);
+  } catch (error) {
+    log.warn({ err: error, taskId: task.id }, 'waiting for a submitted task failed; answering with the task as stored');
+    return task;
+  }
+}
+
 export const taskRoutes: FastifyPluginAsyncTypebox<{
   tasks: TaskService; watch: TaskWatch; held: HeldResponses; batchBodyLimitBytes: number;
 }> = async (
@@ -58,8 +73,8 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{
     request.log.info({ taskId: task.id, runner: task.runner, created }, 'task submitted');
     // The task is stored: past the bound on held requests the preference goes unmet (202 at once), never a 503.
     const preferred = preferredWaitSeconds(request.headers.prefer);
-    const waitSeconds = preferred !== undefined && held.tryHold(reply) ? preferred : undefined;
-    const current = waitSeconds === undefined || isFinal(task.status) ? task : await watch.waitForTask(task.id, waitSeconds * 1000);
+    const waitSeconds = preferred !== undefined && preferred > 0 && held.tryHold(reply) ? preferred : undefined;
+    const current = waitSeconds === undefined || isFinal(task.status) ? task : await waitAfterCommit(watch, task, waitSeconds, request.log);
     if (waitSeconds !== undefined) void reply.header('preference-applied', `wait=${waitSeconds}`);
     const status = !created || (waitSeconds !== undefined && isFinal(current.status)) ? 200 : 202;
     return reply.code(status).header('location', `/tasks/${task.id}`).send(current);
