@@ -36,8 +36,13 @@ export interface Config {
   readonly readyzChecksEngine: boolean;
   /** A test hook: schedules' cron expressions may have a leading seconds field, so tests need not wait minutes. */
   readonly cronSeconds: boolean;
-  /** The worker's port for /metrics, /healthz and /readyz (on `host`); unset: the worker serves no HTTP. 0: any free port. */
+  /** The worker's port for /metrics, /healthz and /readyz (on metricsHost); unset: the worker serves no HTTP. 0: any free port. */
   readonly metricsPort: number | undefined;
+  /**
+   * Where that port listens: loopback unless set, since it has no key (HOST is for the API, which
+   * refuses to listen beyond loopback without keys; the worker's figures would not).
+   */
+  readonly metricsHost: string;
 }
 
 export class EnvConfigError extends Error {
@@ -90,6 +95,7 @@ export function loadConfig(env: Env, overrides: { runnersFile?: string; cwd?: st
     cronSeconds: read('BERTH_TEST_CRON_SECONDS', false, (raw) => (raw === '1' ? true : raw === '0' ? false : undefined), 'must be 1 or 0'),
     logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), `must be one of ${LOG_LEVELS.join(', ')}`),
     metricsPort: read<number | undefined>('BERTH_METRICS_PORT', undefined, parsePortOrZero, 'must be a TCP port (0-65535)'),
+    metricsHost: env['BERTH_METRICS_HOST'] || '127.0.0.1',
   };
   if (config.metricsPort !== undefined && config.metricsPort !== 0 && config.metricsPort === config.port) {
     // `berth start` runs the API and the worker in one process, on one HOST: both cannot have the port.

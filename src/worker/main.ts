@@ -70,7 +70,7 @@ export async function startWorkerProcess(options: {
     await schedules.sync();
     if (config.metricsPort !== undefined) {
       metricsServer = await startMetricsServer({
-        host: config.host, port: config.metricsPort, metrics, readiness: createReadinessCheck({ pool, engine }), logger,
+        host: config.metricsHost, port: config.metricsPort, metrics, readiness: createReadinessCheck({ pool, engine }), logger,
       });
     }
   } catch (error) {

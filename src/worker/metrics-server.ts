@@ -62,7 +62,11 @@ async function answer(deps: { metrics: MetricsSource; readiness: ReadinessCheck;
       default: return json(404, { statusCode: 404, code: 'ROUTE_NOT_FOUND', message: `no route ${method} ${path}` });
     }
   } catch (error) {
-    if (isAppError(error)) return json(error.statusCode, { statusCode: error.statusCode, code: error.code, message: error.message });
+    if (isAppError(error)) {
+      // The answer names what is down; the log keeps why (readiness's cause), once, here.
+      if (error.statusCode >= 500) deps.logger.error({ err: error, path }, 'worker not ready');
+      return json(error.statusCode, { statusCode: error.statusCode, code: error.code, message: error.message });
+    }
     deps.logger.error({ err: error, path }, 'worker metrics server failed to answer');
     return json(500, { statusCode: 500, code: 'INTERNAL', message: 'internal error' });
   }

@@ -8,7 +8,7 @@ test('defaults', () => {
     databaseUrl: undefined, dataDir: '/srv/.berth', embeddedPostgresPort: 54329, port: 3000, host: '127.0.0.1',
     dockerHost: undefined, runnersFile: '/srv/berth.yaml', workerConcurrency: 4, bodyLimitBytes: 1048576, batchBodyLimitBytes: 16777216, heldLimit: 1000,
     outputLimitBytes: 10485760, logLimitBytes: 1048576, shutdownGraceMs: 30000, logLevel: 'info', readyzChecksEngine: true,
-    leaseMs: 30_000, retentionMs: 7 * 24 * 3600 * 1000, instance: undefined, cronSeconds: false, metricsPort: undefined,
+    leaseMs: 30_000, retentionMs: 7 * 24 * 3600 * 1000, instance: undefined, cronSeconds: false, metricsPort: undefined, metricsHost: '127.0.0.1',
   });
   assert.ok(Object.isFrozen(config));
 });
@@ -58,6 +58,8 @@ test('every problem is listed at once', () => {
 test('BERTH_METRICS_PORT: unset means no worker metrics server; a port (0: any free one) turns it on; PORT\'s own is refused', () => {
   assert.equal(loadConfig({}).metricsPort, undefined);
   assert.equal(loadConfig({ BERTH_METRICS_PORT: '9464' }).metricsPort, 9464);
+  assert.equal(loadConfig({ HOST: '0.0.0.0' }).metricsHost, '127.0.0.1', 'the keyless metrics port stays on loopback unless BERTH_METRICS_HOST says otherwise');
+  assert.equal(loadConfig({ BERTH_METRICS_HOST: '0.0.0.0' }).metricsHost, '0.0.0.0');
   assert.equal(loadConfig({ BERTH_METRICS_PORT: '0' }).metricsPort, 0);
   assert.equal(loadConfig({ BERTH_METRICS_PORT: '0', PORT: '0' }).metricsPort, 0);
   assert.throws(() => loadConfig({ BERTH_METRICS_PORT: '3000' }), /BERTH_METRICS_PORT: must differ from PORT \(3000\)/);
