@@ -106,12 +106,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
   }
 
   const newScrape = options.figures === undefined ? () => undefined : registerFigures(registers, options.runners, options.figures, options.onFiguresError);
+  // One scrape at a time: a second one starting mid-way would reset the figures the first is reading.
+  let scraping: Promise<unknown> = Promise.resolve();
 
   return {
     contentType: registry.contentType,
     render: () => {
-      newScrape();
-      return registry.metrics();
+      const scrape = scraping.then(() => {
+        newScrape();
+        return registry.metrics();
+      });
+      scraping = scrape.catch(() => undefined);
+      return scrape;
     },
     submitted: (runner) => submitted.inc({ runner }),
     started(runner, queuedMs) {

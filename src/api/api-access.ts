@@ -68,11 +68,11 @@ export interface ApiRateLimits {
 export function registerApiAccess(app: FastifyInstance, mode: ApiAccessMode, limits?: ApiRateLimits): void {
   app.decorateRequest('access', undefined as unknown as Access);
   app.addHook('onRoute', (route) => {
-    if (PUBLIC_PREFIXES.some((prefix) => route.url.startsWith(prefix))) {
+    const scope = (route.config as { scope?: RouteScope } | undefined)?.scope;
+    if (scope === undefined && PUBLIC_PREFIXES.some((prefix) => route.url === prefix || route.url.startsWith(`${prefix}/`))) {
       route.config = { ...route.config, scope: 'public' };
       return;
     }
-    const scope = (route.config as { scope?: RouteScope } | undefined)?.scope;
     if (scope === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no scope (config.scope)`);
     if (scope !== 'public') document(route, scope);
   });

@@ -11,9 +11,9 @@ export function pageOf<T extends { readonly id: string }>(rows: readonly T[], li
   return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
 }
 
-/** A page cut short (by size): `more` says whether rows follow its last item. */
-export function pageUpTo<T extends { readonly id: string }>(items: readonly T[], more: boolean): { items: T[]; nextCursor: string | null } {
-  return { items: [...items], nextCursor: more && items.length > 0 ? encodeCursor(items[items.length - 1]!.id) : null };
+/** The cursor of the page after the row with this id. */
+export function cursorAfter(id: string): string {
+  return encodeCursor(id);
 }
 
 function encodeCursor(id: string): string {

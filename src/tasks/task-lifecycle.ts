@@ -12,7 +12,7 @@
  * write on behalf of an attempt is fenced by that attempt (task-store.ts), so an attempt that lost
  * its claim changes nothing. What this module does not do: run containers, or judge their outcome.
  */
-import { withTransaction, type Pool, type PoolClient, type Queryable } from '../db.ts';
+import { withSavepoint, withTransaction, type Pool, type PoolClient, type Queryable } from '../db.ts';
 import type { EnqueueOptions, TaskQueue } from '../queue.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { publishTaskEvent, taskEventNotice } from '../task-events.ts';
@@ -264,6 +264,15 @@ export function createTaskLifecycle(deps: {
       async runFinal(client, run, endedAt) {
         if (run.callbackUrl !== null) await queue.enqueueCallback(client, { workflowId: run.id, endedAt: endedAt.toISOString() });
         await publishTaskEvent(client, run.id, 'final');
+      },
+      savepoint(client, fn, onError) {
+        // A rolled-back savepoint takes back what it observed too: those tasks were never stored.
+        const pending = untold.get(client);
+        const mark = pending?.length ?? 0;
+        return withSavepoint(client, fn, (error) => {
+          pending?.splice(mark);
+          return onError(error);
+        });
       },
     },
   });

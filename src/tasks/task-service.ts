@@ -10,7 +10,7 @@ import { FULL_ACCESS, mayUseCallback, mayUseRunner, type Access } from '../runne
 import { listFilter, mayRead } from './task-visibility.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
-import { decodeCursor, pageOf, pageUpTo } from './page-cursor.ts';
+import { cursorAfter, decodeCursor, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { NewTick } from './schedule-store.ts';
 import type { Replay, SubmissionKeys, TaskLifecycle } from './task-lifecycle.ts';
@@ -120,7 +120,8 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
       const sizes = await listTaskSizes(pool, filter);
       const chosen = withinBytes(sizes.slice(0, limit), FULL_PAGE_BYTES);
       const tasks = (await findTasks(pool, chosen)).sort((a, b) => (a.id < b.id ? 1 : -1));
-      return pageUpTo(tasks, sizes.length > chosen.length);
+      // The cursor goes on from the last id chosen, even if retention took that task meanwhile.
+      return { items: tasks, nextCursor: sizes.length > chosen.length ? cursorAfter(chosen[chosen.length - 1]!) : null };
     },
 
     async cancelTask(id, access = FULL_ACCESS) {
@@ -228,7 +229,7 @@ function checkBatch(runners: RunnersConfig, submissions: readonly TaskSubmission
     }
   });
   if (details.length > 0) {
-    throw new AppError('VALIDATION_FAILED', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
+    throw batchRejected('VALIDATION_FAILED', details);
   }
   return checked;
 }
@@ -244,7 +245,7 @@ function checkBatchSizes(submissions: readonly TaskSubmission[], limitBytes: num
     return bytes > limitBytes ? [{ path: `/tasks/${i}`, message: `is ${bytes} bytes as JSON, more than one submission may be (BERTH_BODY_LIMIT, ${limitBytes} bytes)` }] : [];
   });
   if (details.length > 0) {
-    throw new AppError('BODY_TOO_LARGE', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
+    throw batchRejected('BODY_TOO_LARGE', details);
   }
 }
 
@@ -262,7 +263,12 @@ async function checkBatchCallbacks(checkCallback: CallbackCheck, urls: readonly 
   }
   if (refused.size === 0) return;
   const details = urls.flatMap((url, i) => (url !== null && refused.has(url) ? [{ path: `/tasks/${i}/callbackUrl`, message: refused.get(url)! }] : []));
-  throw new AppError('VALIDATION_FAILED', `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
+  throw batchRejected('VALIDATION_FAILED', details);
+}
+
+/** A batch refused whole, naming every problem by its submission's index. */
+function batchRejected(code: 'VALIDATION_FAILED' | 'BODY_TOO_LARGE', details: readonly ErrorDetail[]): AppError {
+  return new AppError(code, `the batch was rejected, nothing was queued: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
 }
 
 function startTime(submission: TaskSubmission): Date | null {

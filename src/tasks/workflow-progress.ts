@@ -10,7 +10,7 @@
  * A released step runs once: only the transaction that records its last parent sees it complete,
  * and it releases the step only while the step is pending.
  */
-import { withSavepoint, type PoolClient } from '../db.ts';
+import type { PoolClient } from '../db.ts';
 import type { ErrorDetail } from '../errors.ts';
 import type { RunnersConfig, WorkflowStep } from '../runners/runner.ts';
 import { newTaskId } from './task-id.ts';
@@ -33,6 +33,8 @@ export interface StepTasks {
   cancel(client: PoolClient, taskIds: readonly string[]): Promise<void>;
   /** What follows a run's end (`endedAt` identifies it: a retried run may end again): its event, and its callback. */
   runFinal(client: PoolClient, run: LockedRun, endedAt: Date): Promise<void>;
+  /** `fn` in a savepoint: when it fails, its changes and what the lifecycle observed in it are taken back, and `onError` answers. */
+  savepoint<T>(client: PoolClient, fn: () => Promise<T>, onError: (error: unknown) => T): Promise<T>;
 }
 
 export interface WorkflowProgress {
@@ -83,7 +85,7 @@ export function createWorkflowProgress(deps: { runners: RunnersConfig; tasks: St
     if (made.inputs.length === 0) return { status: 'succeeded', output: [], error: null, items: [] };
     // Whatever goes wrong writing the step's tasks (an input too large to store, say) is the step's
     // failure, not its parent's: the parent's end, in this same transaction, must stand.
-    return withSavepoint(client, () => makeTasks(client, run, steps, step, made), (error): StepResult => ({
+    return deps.tasks.savepoint(client, () => makeTasks(client, run, steps, step, made), (error): StepResult => ({
       status: 'failed', output: null, error: { code: 'invalid_input', message: `the step's tasks could not be stored: ${(error as Error).message}` },
     }));
   }
