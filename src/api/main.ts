@@ -22,7 +22,7 @@ import { createWorkflowService } from '../tasks/workflow-service.ts';
 import { createWebhookService } from '../webhooks/webhook-service.ts';
 import { apiAccessMode } from './api-access.ts';
 import { createRateLimiter } from '../rate-limits.ts';
-import { DEFAULT_RATE_LIMITS } from '../runners/auth-config.ts';
+import { DEFAULT_RATE_LIMITS } from '../runners/rate-limit-config.ts';
 import { buildApp } from './app.ts';
 
 export async function startApiProcess(options: {

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Access, Scope } from './access.ts';
 import { normalizeCallbackUrl } from './callback-endpoints.ts';
 import { checkName } from './config-names.ts';
-import { parseRate, type RateLimit } from '../rate-limits.ts';
+import { DEFAULT_RATE_LIMITS, rateOf } from './rate-limit-config.ts';
 import type { ApiKey, AuthSettings, RateLimits } from './runner.ts';
 import { isMapping } from './runner-config-schema.ts';
 import { expandSecret, type SectionContext } from './webhook-config.ts';
@@ -19,25 +19,6 @@ import { expandSecret, type SectionContext } from './webhook-config.ts';
 const MIN_KEY_LENGTH = 16;
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 const GLOB = /^[a-z0-9*][a-z0-9._*-]{0,62}$/i;
-
-/** Generous enough for a CI system or a busy Jira; `rate_limits:` changes them, `none` turns one off. */
-export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({ keys: parseRate('100/s'), webhooks: parseRate('50/s') });
-
-export function resolveRateLimits(section: unknown, context: SectionContext): RateLimits {
-  if (!isMapping(section)) return DEFAULT_RATE_LIMITS;
-  const at = (key: 'keys' | 'webhooks'): RateLimit | undefined => {
-    const value = section[key];
-    return typeof value === 'string' ? rateOf(value, ['rate_limits', key], context) : DEFAULT_RATE_LIMITS[key];
-  };
-  return Object.freeze({ keys: at('keys'), webhooks: at('webhooks') });
-}
-
-function rateOf(value: string, path: readonly string[], context: SectionContext): RateLimit | undefined {
-  if (value === 'none') return undefined;
-  const rate = parseRate(value);
-  if (rate === undefined) context.report(path, 'must be a rate such as 100/s, 600/m or 10000/h (at most 1000000 a window), or none');
-  return rate;
-}
 
 export function resolveAuth(
   section: unknown, names: { readonly runners: ReadonlySet<string>; readonly workflows: ReadonlySet<string> }, context: SectionContext,

@@ -21,7 +21,8 @@ import { checkUrl, resolveCallbacks, resolveWebhooks } from './webhook-config.ts
 import type { CallbackSettings, RetryPolicy, Runner, RunnerLimits, RunnersConfig, Schedule, Webhook, Workflow } from './runner.ts';
 import { resolveNetwork, resolveNetworksAllowed, resolveSwitches, resolveUser, SANDBOX_DEFAULTS } from './runner-sandbox.ts';
 import { resolveSchedules } from './schedule-config.ts';
-import { resolveAuth, resolveRateLimits } from './auth-config.ts';
+import { resolveAuth } from './auth-config.ts';
+import { resolveRateLimits } from './rate-limit-config.ts';
 import { endpointFor } from './callback-endpoints.ts';
 import { splitShellWords } from './shell-words.ts';
 import { resolveWorkflows } from './workflow-config.ts';
