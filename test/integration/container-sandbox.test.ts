@@ -29,6 +29,23 @@ function dockerode(dockerHost: string): Docker {
   return new Docker(address.kind === 'unix' ? { socketPath: address.socketPath } : { host: address.host, port: address.port });
 }
 
+
+/**
+ * The size of the engine's log file. Docker rotates it (max-file 1) by replacing the file, so a
+ * stat can fall between the removal and the new file: look again shortly (the program has stopped
+ * writing by then, so the file settles).
+ */
+async function logFileSize(file: string): Promise<number> {
+  for (let tries = 0; ; tries += 1) {
+    try {
+      return (await stat(file)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
 for (const { name, dockerHost } of testEngines()) {
   describe(`the default container sandbox on ${name}`, () => {
     const engine = createDockerEngine({ dockerHost });
@@ -153,8 +170,7 @@ for (const { name, dockerHost } of testEngines()) {
           seen = (seen + chunk.toString()).slice(-64);
           if (!seen.includes('logged-all')) return;
           measured ??= docker.getContainer(spec.name).inspect()
-            .then((info) => stat(info.LogPath))
-            .then((file) => file.size)
+            .then((info) => logFileSize(info.LogPath))
             .finally(() => controller.abort());
         },
       });
