@@ -46,6 +46,8 @@ ensure_node() {
 }
 
 ensure_packages() {
+  # A symlinked node_modules (a second worktree sharing one) belongs to the checkout it points into: npm ci here would empty it.
+  if [ -L "$berth_root/node_modules" ]; then return 0; fi
   if [ ! -d "$berth_root/node_modules" ] || [ "$berth_root/package-lock.json" -nt "$berth_root/node_modules/.package-lock.json" ]; then
     log "installing npm dependencies"
     (cd "$berth_root" && npm ci --silent --no-audit --no-fund)
@@ -109,7 +111,8 @@ CONF
   fi
   log "starting the podman API service"
   as_root mkdir -p /run/podman
-  as_root sh -c "nohup podman system service --time=0 unix://$socket >/tmp/berth-podman.log 2>&1 &"
+  # From /: conmon leaves files (an empty "oom" after a container's OOM kill) in the service's working directory.
+  as_root sh -c "cd / && nohup podman system service --time=0 unix://$socket >/tmp/berth-podman.log 2>&1 &"
   wait_for_socket "$socket" podman
 }
 
