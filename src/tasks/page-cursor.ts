@@ -11,6 +11,18 @@ export function pageOf<T extends { readonly id: string }>(rows: readonly T[], li
   return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
 }
 
+/** The ids of the first rows whose bytes fit in `budget`; at least one, so a page always moves on. */
+export function withinBytes(rows: readonly { id: string; bytes: number }[], budget: number): string[] {
+  const ids: string[] = [];
+  let total = 0;
+  for (const row of rows) {
+    total += row.bytes;
+    if (ids.length > 0 && total > budget) break;
+    ids.push(row.id);
+  }
+  return ids;
+}
+
 /** The cursor of the page after the row with this id. */
 export function cursorAfter(id: string): string {
   return encodeCursor(id);

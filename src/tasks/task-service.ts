@@ -10,7 +10,7 @@ import { FULL_ACCESS, mayUseCallback, mayUseRunner, type Access } from '../runne
 import { listFilter, mayRead } from './task-visibility.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
-import { cursorAfter, decodeCursor, pageOf } from './page-cursor.ts';
+import { cursorAfter, decodeCursor, pageOf, withinBytes } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { NewTick } from './schedule-store.ts';
 import type { Replay, SubmissionKeys, TaskLifecycle } from './task-lifecycle.ts';
@@ -132,18 +132,6 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
       return current;
     },
   };
-}
-
-/** The ids of the first rows whose bytes fit in `budget`; at least one, so a page always moves on. */
-function withinBytes(rows: readonly { id: string; bytes: number }[], budget: number): string[] {
-  const ids: string[] = [];
-  let total = 0;
-  for (const row of rows) {
-    total += row.bytes;
-    if (ids.length > 0 && total > budget) break;
-    ids.push(row.id);
-  }
-  return ids;
 }
 
 /** The keys a submission is recorded with, from its options. */

@@ -8,7 +8,7 @@
  *   visible at /tasks/{id} with their workflowId and stepId.
  */
 import { Type, type Static } from 'typebox';
-import { CallbackUrl, MAX_WAIT_SECONDS } from './task-schemas.ts';
+import { CallbackUrl, FULL_PAGE_BYTES, MAX_WAIT_SECONDS } from './task-schemas.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 
@@ -64,6 +64,17 @@ export const WorkflowRun = Type.Object(
 );
 export type WorkflowRun = Static<typeof WorkflowRun>;
 
+const { input, output, steps, ...summaryFields } = WorkflowRun.properties;
+
+/** A run in a listing: no input, output or steps, so a page costs little however large the runs. */
+export const WorkflowRunSummary = Type.Object(summaryFields, { additionalProperties: false });
+export type WorkflowRunSummary = Static<typeof WorkflowRunSummary>;
+
+/** In a page: a summary, or with `fields=full` the whole run. */
+const WorkflowRunListItem = Type.Object({
+  ...summaryFields, input: Type.Optional(input), output: Type.Optional(output), steps: Type.Optional(steps),
+}, { additionalProperties: false, description: 'Without fields=full: no input, output or steps (read them at /workflows/{id})' });
+
 export const WorkflowSubmission = Type.Object(
   {
     workflow: Type.String({ minLength: 1, description: 'Name of a configured workflow' }),
@@ -76,7 +87,7 @@ export type WorkflowSubmission = Static<typeof WorkflowSubmission>;
 
 export const WorkflowRunPage = Type.Object(
   {
-    items: Type.Array(WorkflowRun),
+    items: Type.Array(WorkflowRunListItem),
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' }),
   },
   { additionalProperties: false },
@@ -90,6 +101,11 @@ export const WorkflowRunListQuery = Type.Object(
     schedule: Type.Optional(Type.String({ minLength: 1, description: 'Only the runs this schedule started' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ minLength: 1 })),
+    fields: Type.Optional(Type.Union([Type.Literal('summary'), Type.Literal('full')], {
+      default: 'summary',
+      description: 'summary (default): each run without input, output and steps. full: whole runs, the page then ending early ' +
+        `once their inputs and outputs pass ${FULL_PAGE_BYTES / 1024 / 1024} MiB (nextCursor goes on from there)`,
+    })),
   },
   { additionalProperties: false },
 );

@@ -10,12 +10,13 @@ import { FULL_ACCESS, likePatterns, mayUseWorkflow, type Access } from '../runne
 import type { RunnersConfig, Workflow } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { checkCallbackAccess, replayedId, submissionKeys, type CallbackCheck, type SubmitOptions } from './task-service.ts';
-import { decodeCursor, pageOf } from './page-cursor.ts';
+import { cursorAfter, decodeCursor, pageOf, withinBytes } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskWatch } from './task-watch.ts';
 import type { WorkflowRun, WorkflowRunListQuery, WorkflowRunPage, WorkflowSubmission } from './workflow-schemas.ts';
-import { definitionOf, findRun, listRuns } from './workflow-store.ts';
+import { FULL_PAGE_BYTES } from './task-schemas.ts';
+import { definitionOf, findRun, findRuns, listRunSizes, listRunSummaries, type RunFilter } from './workflow-store.ts';
 
 /** A run as clients see it, for other features' reads (the callback sender); null when missing. */
 export function readRun(pool: Pool, id: string): Promise<WorkflowRun | null> {
@@ -76,15 +77,20 @@ export function createWorkflowService(deps: {
     async list(query, access = FULL_ACCESS) {
       const limit = query.limit ?? 50;
       const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const items = await listRuns(pool, {
+      const filter: RunFilter = {
         limit: limit + 1,
         ...(query.workflow === undefined ? {} : { workflow: query.workflow }),
         ...(query.status === undefined ? {} : { status: query.status }),
         ...(query.schedule === undefined ? {} : { schedule: query.schedule }),
         ...(before === undefined ? {} : { before }),
         ...(access.workflows === undefined ? {} : { workflowLike: likePatterns(access.workflows) }),
-      });
-      return pageOf(items, limit);
+      };
+      if (query.fields !== 'full') return pageOf(await listRunSummaries(pool, filter), limit);
+      // Sizes first, so the page is cut before any input or output is loaded.
+      const sizes = await listRunSizes(pool, filter);
+      const chosen = withinBytes(sizes.slice(0, limit), FULL_PAGE_BYTES);
+      const runs = (await findRuns(pool, chosen)).sort((a, b) => (a.id < b.id ? 1 : -1));
+      return { items: runs, nextCursor: sizes.length > chosen.length ? cursorAfter(chosen[chosen.length - 1]!) : null };
     },
 
     async cancel(id, access = FULL_ACCESS) {

@@ -6,7 +6,7 @@
 import { prepared, type Queryable } from '../db.ts';
 import type { Workflow, WorkflowStep } from '../runners/runner.ts';
 import type { ScheduledStart } from './task-store.ts';
-import type { WorkflowRun } from './workflow-schemas.ts';
+import type { WorkflowRun, WorkflowRunSummary } from './workflow-schemas.ts';
 import type { StepError, StepFinalStatus, StepTaskResult } from './workflow-steps.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -57,8 +57,8 @@ export interface StepRow {
 export async function insertRun(db: Queryable, run: NewRun): Promise<void> {
   await db.query(prepared(
     `with run as (
-       insert into berth.workflow_runs (id, workflow, input, definition, callback_url, schedule, scheduled_for, traceparent)
-       values ($1, $2, $3::json, $4::jsonb, $5, $7, $8, $9))
+       insert into berth.workflow_runs (id, workflow, input, input_bytes, definition, callback_url, schedule, scheduled_for, traceparent)
+       values ($1, $2, $3::text::json, octet_length($3::text), $4::jsonb, $5, $7, $8, $9))
      insert into berth.workflow_steps (run_id, step_id) select $1, unnest($6::text[])`,
     [run.id, run.workflow, run.inputJson, JSON.stringify(run.definition), run.callbackUrl, run.definition.steps.map((step) => step.id),
       run.scheduled?.schedule ?? null, run.scheduled?.scheduledFor ?? null, run.traceparent ?? null],
@@ -160,7 +160,9 @@ export async function finishRun(
   db: Queryable, runId: string, status: Exclude<RunStatus, 'running'>, output: unknown, error: unknown,
 ): Promise<Date> {
   const { rows } = await db.query<{ finished_at: Date }>(prepared(
-    `update berth.workflow_runs set status = $2, output = $3::json, error = $4::jsonb, finished_at = now() where id = $1 and status = 'running'
+    `update berth.workflow_runs set status = $2, output = $3::text::json, output_bytes = octet_length($3::text), error = $4::jsonb,
+            finished_at = now()
+      where id = $1 and status = 'running'
      returning finished_at`,
     [runId, status, output === null ? null : JSON.stringify(output), error === null ? null : JSON.stringify(error)],
   ));
@@ -200,7 +202,8 @@ export async function resetSteps(db: Queryable, runId: string, stepIds: readonly
 /** failed → running, for a retry. */
 export async function reopenRun(db: Queryable, runId: string): Promise<void> {
   await db.query(prepared(
-    `update berth.workflow_runs set status = 'running', output = null, error = null, finished_at = null where id = $1 and status = 'failed'`,
+    `update berth.workflow_runs set status = 'running', output = null, output_bytes = null, error = null, finished_at = null
+      where id = $1 and status = 'failed'`,
     [runId],
   ));
 }
@@ -240,19 +243,28 @@ const RUN_SELECT = `r.id, r.workflow, r.status, r.input, r.output, r.error, r.ca
             order by t.item_index nulls first, t.id)
      from berth.tasks t where t.workflow_id = r.id) as tasks`;
 
-/** A run as clients see it. An active step reads as queued until one of its tasks has started. */
-function toRun(row: RunViewRow): WorkflowRun {
-  const steps = new Map(row.steps.map((s) => [s.step_id, s]));
+function toRunSummary(row: RunViewRow): WorkflowRunSummary {
   return {
     id: row.id,
     workflow: row.workflow,
     status: row.status,
-    input: row.input,
-    output: row.output ?? null,
     error: row.error ?? null,
     callbackUrl: row.callback_url,
     createdAt: row.created_at.toISOString(),
     finishedAt: row.finished_at === null ? null : row.finished_at.toISOString(),
+    schedule: row.schedule,
+    scheduledFor: row.scheduled_for === null ? null : row.scheduled_for.toISOString(),
+    traceparent: row.traceparent,
+  };
+}
+
+/** A run as clients see it. An active step reads as queued until one of its tasks has started. */
+function toRun(row: RunViewRow): WorkflowRun {
+  const steps = new Map(row.steps.map((s) => [s.step_id, s]));
+  return {
+    ...toRunSummary(row),
+    input: row.input,
+    output: row.output ?? null,
     steps: row.definition.steps.map((step) => {
       const state = steps.get(step.id)!;
       const tasks = (row.tasks ?? []).filter((t) => t.step_id === step.id && t.generation === state.generation);
@@ -264,9 +276,6 @@ function toRun(row: RunViewRow): WorkflowRun {
         error: state.error ?? null,
       };
     }),
-    schedule: row.schedule,
-    scheduledFor: row.scheduled_for === null ? null : row.scheduled_for.toISOString(),
-    traceparent: row.traceparent,
   };
 }
 
@@ -275,28 +284,53 @@ export async function findRun(db: Queryable, id: string): Promise<WorkflowRun | 
   return rows[0] === undefined ? null : toRun(rows[0]);
 }
 
-/** Newest first; ids are UUIDv7, so `id < before` pages are stable under concurrent submissions. */
 /** The workflow a run is of, or null when there is no such run. */
 export async function findRunWorkflow(db: Queryable, id: string): Promise<string | null> {
   const { rows } = await db.query<{ workflow: string }>('select workflow from berth.workflow_runs where id = $1', [id]);
   return rows[0]?.workflow ?? null;
 }
 
-export async function listRuns(
-  db: Queryable, filter: {
-    workflow?: string; status?: RunStatus; schedule?: string; before?: string; limit: number;
-    /** Only workflows matching one of these LIKE patterns (an API key's workflows). */
-    workflowLike?: readonly string[];
-  },
-): Promise<WorkflowRun[]> {
-  const { rows } = await db.query<RunViewRow>(
-    `select ${RUN_SELECT} from berth.workflow_runs r
+/** Whole runs by id (a page of fields=full), in no particular order. */
+export async function findRuns(db: Queryable, ids: readonly string[]): Promise<WorkflowRun[]> {
+  const { rows } = await db.query<RunViewRow>(`select ${RUN_SELECT} from berth.workflow_runs r where r.id = any($1::uuid[])`, [ids]);
+  return rows.map(toRun);
+}
+
+/** What GET /workflows filters by; `before` is the cursor's id. */
+export interface RunFilter {
+  readonly workflow?: string; readonly status?: RunStatus; readonly schedule?: string; readonly before?: string; readonly limit: number;
+  /** Only workflows matching one of these LIKE patterns (an API key's workflows). */
+  readonly workflowLike?: readonly string[];
+}
+
+/** Newest first; ids are UUIDv7, so `id < before` pages are stable under concurrent submissions. */
+const FILTERED_RUNS = `from berth.workflow_runs r
       where ($1::text is null or r.workflow = $1) and ($2::text is null or r.status = $2) and ($3::uuid is null or r.id < $3)
         and ($5::text is null or r.schedule = $5) and ($6::text[] is null or r.workflow like any($6))
-      order by r.id desc limit $4`,
-    [filter.workflow ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.schedule ?? null, filter.workflowLike ?? null],
+      order by r.id desc limit $4`;
+
+function runFilterParams(filter: RunFilter): unknown[] {
+  return [filter.workflow ?? null, filter.status ?? null, filter.before ?? null, filter.limit, filter.schedule ?? null, filter.workflowLike ?? null];
+}
+
+/** A page of runs without their input, output and steps: what a listing needs, bounded in size. */
+export async function listRunSummaries(db: Queryable, filter: RunFilter): Promise<WorkflowRunSummary[]> {
+  const { rows } = await db.query<RunViewRow>(
+    `select r.id, r.workflow, r.status, r.error, r.callback_url, r.created_at, r.finished_at, r.schedule, r.scheduled_for, r.traceparent
+     ${FILTERED_RUNS}`,
+    runFilterParams(filter),
   );
-  return rows.map(toRun);
+  return rows.map(toRunSummary);
+}
+
+/** The same page's ids with the bytes of each run's input and output, as written with them (0011; before it, their stored size). */
+export async function listRunSizes(db: Queryable, filter: RunFilter): Promise<{ id: string; bytes: number }[]> {
+  const { rows } = await db.query<{ id: string; bytes: number }>(
+    `select r.id, (coalesce(r.input_bytes, pg_column_size(r.input)) + coalesce(r.output_bytes, pg_column_size(r.output), 0))::float8 as bytes
+     ${FILTERED_RUNS}`,
+    runFilterParams(filter),
+  );
+  return rows;
 }
 
 /** Deletes up to `limit` runs that finished before the retention period, with their steps and tasks. */

@@ -74,7 +74,7 @@ for (const engineUnderTest of testEngines()) {
     }
 
     const tasksOf = async (schedule: string): Promise<Json[]> => (await get(`/tasks?schedule=${schedule}&limit=500&fields=full`)).body['items'];
-    const runsOf = async (schedule: string): Promise<Json[]> => (await get(`/workflows?schedule=${schedule}&limit=500`)).body['items'];
+    const runsOf = async (schedule: string): Promise<Json[]> => (await get(`/workflows?schedule=${schedule}&limit=500&fields=full`)).body['items'];
 
     /** Waits until `schedule` has started at least `count` tasks. */
     async function untilTasks(schedule: string, count: number, timeoutMs = 30_000): Promise<Json[]> {

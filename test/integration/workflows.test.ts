@@ -375,6 +375,15 @@ for (const engineUnderTest of testEngines()) {
         cursor = page['nextCursor'];
       } while (cursor !== null);
       assert.deepEqual(seen, rows.map((r) => r.id), 'every succeeded pipeline run, newest first, one page each');
+      // Items are summaries; fields=full gives the runs GET /workflows/{id} returns.
+      const newest = await (await fetch(`${url}/workflows/${seen[0]}`)).json() as Json;
+      const { input, output, steps, ...summary } = newest;
+      assert.ok(input !== undefined && output !== undefined && steps !== undefined);
+      const summaries = await (await fetch(`${url}/workflows?workflow=pipeline&status=succeeded&limit=1`)).json() as Json;
+      assert.deepEqual(summaries['items'][0], summary);
+      const full = await (await fetch(`${url}/workflows?workflow=pipeline&status=succeeded&limit=1&fields=full`)).json() as Json;
+      assert.deepEqual(full['items'][0], newest);
+      assert.equal(typeof full['nextCursor'], 'string');
     });
   });
 }
