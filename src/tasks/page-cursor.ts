@@ -11,8 +11,21 @@ export function pageOf<T extends { readonly id: string }>(rows: readonly T[], li
   return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
 }
 
+/**
+ * A page of whole rows (fields=full) cut by size: `sizes` are the page's ids and bytes, fetched with
+ * limit + 1 and before any row is loaded; only the rows that fit in `budget` are then loaded, newest
+ * first. The cursor goes on from the last id chosen, even if retention took that row meanwhile.
+ */
+export async function pageByBytes<T extends { readonly id: string }>(
+  sizes: readonly { id: string; bytes: number }[], limit: number, budget: number, load: (ids: readonly string[]) => Promise<T[]>,
+): Promise<{ items: T[]; nextCursor: string | null }> {
+  const chosen = withinBytes(sizes.slice(0, limit), budget);
+  const items = (await load(chosen)).sort((a, b) => (a.id < b.id ? 1 : -1));
+  return { items, nextCursor: sizes.length > chosen.length ? encodeCursor(chosen[chosen.length - 1]!) : null };
+}
+
 /** The ids of the first rows whose bytes fit in `budget`; at least one, so a page always moves on. */
-export function withinBytes(rows: readonly { id: string; bytes: number }[], budget: number): string[] {
+function withinBytes(rows: readonly { id: string; bytes: number }[], budget: number): string[] {
   const ids: string[] = [];
   let total = 0;
   for (const row of rows) {
@@ -21,11 +34,6 @@ export function withinBytes(rows: readonly { id: string; bytes: number }[], budg
     ids.push(row.id);
   }
   return ids;
-}
-
-/** The cursor of the page after the row with this id. */
-export function cursorAfter(id: string): string {
-  return encodeCursor(id);
 }
 
 function encodeCursor(id: string): string {

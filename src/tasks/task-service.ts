@@ -10,7 +10,7 @@ import { FULL_ACCESS, mayUseCallback, mayUseRunner, type Access } from '../runne
 import { listFilter, mayRead } from './task-visibility.ts';
 import type { Runner, RunnersConfig } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
-import { cursorAfter, decodeCursor, pageOf, withinBytes } from './page-cursor.ts';
+import { decodeCursor, pageByBytes, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { NewTick } from './schedule-store.ts';
 import type { Replay, SubmissionKeys, TaskLifecycle } from './task-lifecycle.ts';
@@ -116,12 +116,7 @@ export function createTaskService({ pool, lifecycle, runners, checkCallback, sub
         ...listFilter(access),
       };
       if (query.fields !== 'full') return pageOf(await listTaskSummaries(pool, filter), limit);
-      // Sizes first, so the page is cut before any output is loaded.
-      const sizes = await listTaskSizes(pool, filter);
-      const chosen = withinBytes(sizes.slice(0, limit), FULL_PAGE_BYTES);
-      const tasks = (await findTasks(pool, chosen)).sort((a, b) => (a.id < b.id ? 1 : -1));
-      // The cursor goes on from the last id chosen, even if retention took that task meanwhile.
-      return { items: tasks, nextCursor: sizes.length > chosen.length ? cursorAfter(chosen[chosen.length - 1]!) : null };
+      return pageByBytes(await listTaskSizes(pool, filter), limit, FULL_PAGE_BYTES, (ids) => findTasks(pool, ids));
     },
 
     async cancelTask(id, access = FULL_ACCESS) {

@@ -10,7 +10,7 @@ import { FULL_ACCESS, likePatterns, mayUseWorkflow, type Access } from '../runne
 import type { RunnersConfig, Workflow } from '../runners/runner.ts';
 import { requestHash } from './request-hash.ts';
 import { checkCallbackAccess, replayedId, submissionKeys, type CallbackCheck, type SubmitOptions } from './task-service.ts';
-import { cursorAfter, decodeCursor, pageOf, withinBytes } from './page-cursor.ts';
+import { decodeCursor, pageByBytes, pageOf } from './page-cursor.ts';
 import { isTaskId, newTaskId } from './task-id.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskWatch } from './task-watch.ts';
@@ -86,11 +86,7 @@ export function createWorkflowService(deps: {
         ...(access.workflows === undefined ? {} : { workflowLike: likePatterns(access.workflows) }),
       };
       if (query.fields !== 'full') return pageOf(await listRunSummaries(pool, filter), limit);
-      // Sizes first, so the page is cut before any input or output is loaded.
-      const sizes = await listRunSizes(pool, filter);
-      const chosen = withinBytes(sizes.slice(0, limit), FULL_PAGE_BYTES);
-      const runs = (await findRuns(pool, chosen)).sort((a, b) => (a.id < b.id ? 1 : -1));
-      return { items: runs, nextCursor: sizes.length > chosen.length ? cursorAfter(chosen[chosen.length - 1]!) : null };
+      return pageByBytes(await listRunSizes(pool, filter), limit, FULL_PAGE_BYTES, (ids) => findRuns(pool, ids));
     },
 
     async cancel(id, access = FULL_ACCESS) {
