@@ -1,27 +1,10 @@
 /**
- * The public view of a runner over the API. Deliberately leaves out env (it holds secrets) and
- * limits' internals; only what a client needs to submit a task.
+ * A runner as the API shows it (runner-schemas.ts), and only to a key that may use it.
  */
-import { Type, type Static } from 'typebox';
 import { AppError } from '../errors.ts';
 import { FULL_ACCESS, mayUseRunner, type Access } from './access.ts';
 import type { Runner, RunnersConfig } from './runner.ts';
-
-export const RunnerView = Type.Object(
-  {
-    name: Type.String(),
-    image: Type.String(),
-    timeout: Type.Number({ description: 'Seconds before the container is killed' }),
-    output: Type.Union([Type.Literal('json'), Type.Literal('text')]),
-    input_schema: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
-      description: 'JSON Schema the task input must satisfy, or null when any JSON is accepted',
-    }),
-  },
-  { additionalProperties: false },
-);
-export type RunnerView = Static<typeof RunnerView>;
-
-export const RunnerNameParams = Type.Object({ name: Type.String() }, { additionalProperties: false });
+import type { RunnerView } from './runner-schemas.ts';
 
 export function toRunnerView(runner: Runner): RunnerView {
   return {

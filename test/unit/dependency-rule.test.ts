@@ -1,8 +1,10 @@
 /**
  * The dependency rule of src/, checked on every test run: folders import downward only.
  *
- *   cli.ts                       the entry point: starts the processes
+ *   cli.ts                       the entry point: starts the processes, or runs a client command
+ *   client-cli/                  the client commands (submit, status, …), on the SDK
  *   api/, worker/                the processes: construct and wire; never each other
+ *   client/                      the SDK (berth/client): see the rule of its own below
  *   callbacks/ > webhooks/ > tasks/ > runners/    the features, each above the next
  *   the flat files > engine/     infrastructure: import no feature or process
  *
@@ -23,7 +25,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const src = path.join(root, 'src');
 
 const LAYERS: Readonly<Record<string, number>> = {
-  'cli.ts': 6, api: 5, worker: 5, callbacks: 4, webhooks: 3, tasks: 2, runners: 1, '.': 0, engine: -1,
+  'cli.ts': 6, 'client-cli': 5.5, api: 5, worker: 5, client: 4.5, callbacks: 4, webhooks: 3, tasks: 2, runners: 1, '.': 0, engine: -1,
 };
 
 function sourceFiles(dir: string): string[] {
@@ -85,4 +87,47 @@ test('the scanner sees every kind of import (so the rule above cannot pass by mi
     `import './side-effect.ts';`, `const d = await import('./d.ts');`, `import {\n  e,\n} from './e.ts';`, `import pg from 'pg';`,
   ].join('\n');
   assert.deepEqual(importsOf(text).sort(), ['../b.ts', './a.ts', './c.ts', './d.ts', './e.ts', './side-effect.ts']);
+});
+
+/**
+ * The SDK runs in browsers and must not pull the server into a bundle: outside src/client/ it
+ * imports only types (`import type`, erased), and at run time only files that import nothing
+ * themselves (plain data such as task-status.ts); no package and no node: module at all.
+ */
+export function clientViolations(files: readonly { file: string; text: string }[], read: (file: string) => string): string[] {
+  const problems: string[] = [];
+  for (const { file, text } of files) {
+    for (const match of text.matchAll(/(?:^|\n)\s*(import|export)\s+(type\s+)?[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g)) {
+      const [, , typeOnly, specifier] = match as unknown as [string, string, string | undefined, string];
+      if (!specifier.startsWith('.')) {
+        if (typeOnly === undefined) problems.push(`${file} imports '${specifier}': the SDK imports no package or node: module`);
+        continue;
+      }
+      const target = path.resolve(path.dirname(file), specifier);
+      if (path.dirname(target) === path.dirname(file) || typeOnly !== undefined) continue;
+      if (importsOf(read(target)).length > 0 || /\bfrom\s*['"]/.test(read(target))) {
+        problems.push(`${file} imports ${path.relative(root, target)} at run time: outside src/client/ only \`import type\` or a file that imports nothing`);
+      }
+    }
+    for (const match of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) problems.push(`${file} imports '${match[1]!}' dynamically`);
+  }
+  return problems;
+}
+
+test('src/client/ imports, outside itself, only types and files that import nothing', () => {
+  const dir = path.join(src, 'client');
+  const files = sourceFiles(dir).map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+  assert.ok(files.length > 0);
+  assert.deepEqual(clientViolations(files, (file) => readFileSync(file, 'utf8')), []);
+});
+
+test('the SDK rule catches a value import of a server module, a package, and a node: module', () => {
+  const file = path.join(src, 'client', 'x.ts');
+  const text = "import { AppError } from '../errors.ts';\nimport { Type } from 'typebox';\nimport { readFile } from 'node:fs';\n" +
+    "import type { Task } from '../tasks/task-schemas.ts';\nimport { FINAL_STATUSES } from '../tasks/task-status.ts';\n";
+  const problems = clientViolations([{ file, text }], (target) => readFileSync(target, 'utf8'));
+  assert.equal(problems.length, 3, problems.join('\n'));
+  assert.match(problems[0]!, /src\/errors\.ts at run time/);
+  assert.match(problems[1]!, /'typebox'/);
+  assert.match(problems[2]!, /'node:fs'/);
 });

@@ -4,7 +4,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { RunnersConfig } from '../../runners/runner.ts';
-import { getRunnerView, listRunnerViews, RunnerNameParams, RunnerView } from '../../runners/runner-view.ts';
+import { RunnerNameParams, RunnerView } from '../../runners/runner-schemas.ts';
+import { getRunnerView, listRunnerViews } from '../../runners/runner-view.ts';
 
 export const runnerRoutes: FastifyPluginAsyncTypebox<{ runners: RunnersConfig }> = async (app, { runners }) => {
   app.get('/runners', {
