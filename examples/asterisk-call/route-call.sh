@@ -16,8 +16,9 @@
 #   BUSINESS_DAYS     "1-5"        (ISO weekdays, 1 = Monday)
 #   BUSINESS_HOURS    "0800-1800"  (from, inclusive, to, exclusive; HHMM)
 #
-# Runs anywhere busybox does: sh examples/asterisk-call/route-call.sh < call.json
+# Runs outside a container too, with busybox or GNU tools: sh examples/asterisk-call/route-call.sh < call.json
 set -eu
+export LC_ALL=C # bytes, not characters: json.awk reads and writes UTF-8 byte by byte
 set -f # the lists below are split into words, never globbed
 here=$(dirname "$0")
 lib="$here/json.awk"

@@ -13,8 +13,9 @@
 #             triage          none of these (the first rule that matches wins)
 #   labels    the issue's own labels, then team-<team> and severity-<severity>, without repeats
 #
-# Runs anywhere busybox does: sh examples/jira-triage/triage.sh < issue.json
+# Runs outside a container too, with busybox or GNU tools: sh examples/jira-triage/triage.sh < issue.json
 set -eu
+export LC_ALL=C # bytes, not characters: json.awk reads and writes UTF-8 byte by byte
 here=$(dirname "$0")
 lib="$here/json.awk"
 [ -f "$lib" ] || lib="$here/../lib/json.awk"
