@@ -7,8 +7,10 @@
  * Test and example tooling, not part of Berth (hence here, and tar-stream a dev dependency).
  * Speaks plain HTTP to the engine (src/engine/engine-socket.ts) so the Docker adapter stays the only dockerode
  * user.
- * Not a general image builder: it owns exactly this one image layout.
+ * Not a general image builder: it owns exactly this one image layout, to which the example runners'
+ * images add their script files (`files`) and their command (`cmd`).
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import { pack } from 'tar-stream';
@@ -25,30 +27,60 @@ const APPLETS = [
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
 const GROUP = 'root:x:0:\nnogroup:x:65534:\n';
 
-/** Imports `ref` (e.g. `berth-test/busybox:1`) unless the engine already has it. */
+/** A file added to the image's root filesystem; `path` is relative to `/` (e.g. `app/run.sh`). */
+export interface ImageFile {
+  readonly path: string;
+  readonly content: Buffer | string;
+  readonly mode?: number;
+}
+
+export interface BusyboxImageOptions {
+  readonly busyboxPath?: string;
+  /** Files added on top of the busybox layout; their folders are created (mode 0755). */
+  readonly files?: readonly ImageFile[];
+  /** The image's command; default `["/bin/sh"]`. */
+  readonly cmd?: readonly string[];
+}
+
+/** Label carrying the sha256 of the imported root filesystem and command. */
+const CONTENT_LABEL = 'berth.image.content';
+
+/**
+ * Imports `ref` (e.g. `berth-test/busybox:1`) unless the engine already has it with the same
+ * content. The root filesystem is built the same way each time (fixed mtimes), so its digest,
+ * kept in a label, tells an up-to-date image from one made of older files: an edited example
+ * script is imported again, an unchanged one is not.
+ */
 export async function ensureBusyboxImage(
   dockerHost: string | undefined,
   ref: string,
-  busyboxPath = '/bin/busybox',
+  options: BusyboxImageOptions = {},
 ): Promise<void> {
   const address = resolveEngineAddress(dockerHost);
-  if (await hasImage(address, ref)) return;
+  const busyboxPath = options.busyboxPath ?? '/bin/busybox';
   const busybox = await readFile(busyboxPath);
   assertStaticElf(busybox, busyboxPath);
-  const rootfs = await buildRootfsTar(busybox);
-  await importRootfs(address, ref, rootfs);
+  const rootfs = await buildRootfsTar(busybox, options.files ?? []);
+  const cmd = options.cmd ?? ['/bin/sh'];
+  const content = createHash('sha256').update(rootfs).update(JSON.stringify(cmd)).digest('hex');
+  if ((await imageLabels(address, ref))?.[CONTENT_LABEL] === content) return;
+  await importRootfs(address, ref, rootfs, [`CMD ${JSON.stringify(cmd)}`, `LABEL ${CONTENT_LABEL}=${content}`]);
   // Engines differ in how they name an import (Podman 4 ignored `tag`); make sure `ref` now resolves.
-  if (!(await hasImage(address, ref))) throw new Error(`image ${ref} was imported but the engine does not find it by that name`);
+  const labels = await imageLabels(address, ref);
+  if (labels === undefined) throw new Error(`image ${ref} was imported but the engine does not find it by that name`);
+  if (labels[CONTENT_LABEL] !== content) throw new Error(`image ${ref} was imported but does not carry its ${CONTENT_LABEL} label`);
 }
 
-async function hasImage(address: EngineAddress, ref: string): Promise<boolean> {
+/** The image's labels, or undefined when the engine has no image by that name. */
+async function imageLabels(address: EngineAddress, ref: string): Promise<Record<string, string> | undefined> {
   const path = `/images/${encodeURIComponent(ref)}/json`;
   const response = await engineRequest(address, 'GET', path).catch((cause: unknown) => {
     throw new Error(`container engine at ${JSON.stringify(address)} is not reachable`, { cause });
   });
-  if (response.status === 200) return true;
-  if (response.status === 404) return false;
-  throw new Error(`checking for image ${ref} failed: HTTP ${response.status} ${response.body.toString()}`);
+  if (response.status === 404) return undefined;
+  if (response.status !== 200) throw new Error(`checking for image ${ref} failed: HTTP ${response.status} ${response.body.toString()}`);
+  const image = JSON.parse(response.body.toString()) as { Config?: { Labels?: Record<string, string> | null } };
+  return image.Config?.Labels ?? {};
 }
 
 /**
@@ -77,11 +109,16 @@ export function assertStaticElf(file: Buffer, path: string): void {
   }
 }
 
-async function buildRootfsTar(busybox: Buffer): Promise<Buffer> {
+async function buildRootfsTar(busybox: Buffer, files: readonly ImageFile[]): Promise<Buffer> {
   const tar = pack();
   const collected = buffer(tar);
   const mtime = new Date(0);
-  for (const dir of ['bin', 'etc', 'root', 'proc', 'sys', 'dev']) {
+  const dirs = new Set(['bin', 'etc', 'root', 'proc', 'sys', 'dev']);
+  for (const file of files) {
+    const parts = file.path.split('/').slice(0, -1);
+    parts.forEach((_, i) => dirs.add(parts.slice(0, i + 1).join('/')));
+  }
+  for (const dir of dirs) {
     tar.entry({ name: dir, type: 'directory', mode: 0o755, mtime });
   }
   // Sticky and world-writable, as programs running as nobody expect of /tmp.
@@ -92,14 +129,17 @@ async function buildRootfsTar(busybox: Buffer): Promise<Buffer> {
   }
   tar.entry({ name: 'etc/passwd', mode: 0o644, mtime }, PASSWD);
   tar.entry({ name: 'etc/group', mode: 0o644, mtime }, GROUP);
+  for (const file of files) {
+    tar.entry({ name: file.path, mode: file.mode ?? 0o644, mtime }, file.content);
+  }
   tar.finalize();
   return collected;
 }
 
-async function importRootfs(address: EngineAddress, ref: string, rootfs: Buffer): Promise<void> {
+async function importRootfs(address: EngineAddress, ref: string, rootfs: Buffer, changes: readonly string[]): Promise<void> {
   // The whole reference goes in `repo` (the API allows a tag there): Podman 4's compat import
   // ignores the separate `tag` parameter and would name the image `:latest`.
-  const query = new URLSearchParams({ fromSrc: '-', repo: ref, changes: 'CMD ["/bin/sh"]' });
+  const query = new URLSearchParams([['fromSrc', '-'], ['repo', ref], ...changes.map((change) => ['changes', change])]);
   const response = await engineRequest(address, 'POST', `/images/create?${query}`, {
     contentType: 'application/x-tar',
     data: rootfs,

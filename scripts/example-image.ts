@@ -1,9 +1,8 @@
 /**
- * Makes the example runners' image (berth/busybox:1) on the engine at DOCKER_HOST, from the
- * machine's static busybox: no registry is needed.
+ * Makes the example runners' images (scripts/example-images.ts) on the engine at DOCKER_HOST,
+ * from the machine's static busybox: no registry is needed.
  */
-import { ensureBusyboxImage } from './busybox-image.ts';
+import { ensureExampleImages } from './example-images.ts';
 
-const IMAGE = 'berth/busybox:1';
-await ensureBusyboxImage(process.env['DOCKER_HOST'] || undefined, IMAGE);
-process.stdout.write(`image ${IMAGE} is ready\n`);
+const refs = await ensureExampleImages(process.env['DOCKER_HOST'] || undefined);
+process.stdout.write(`images ${refs.join(', ')} are ready\n`);

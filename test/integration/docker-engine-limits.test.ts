@@ -165,7 +165,7 @@ describe('ensureBusyboxImage', () => {
     const engine = testEngines()[0];
     assert.ok(engine !== undefined);
     await assert.rejects(
-      ensureBusyboxImage(engine.dockerHost, `berth-test/never-built:${randomUUID()}`, '/bin/ls'),
+      ensureBusyboxImage(engine.dockerHost, `berth-test/never-built:${randomUUID()}`, { busyboxPath: '/bin/ls' }),
       /\/bin\/ls is dynamically linked; a static busybox binary is required/,
     );
   });

@@ -482,7 +482,8 @@ test('the integration fixture loads, with ${VAR:-default} resolved from the env 
 
 test('the README example loads', async () => {
   const config = await loadRunnersFile(EXAMPLE, { env: {} });
-  assert.deepEqual([...config.runners.keys()], ['echo', 'wordcount', 'greet', 'cleanup']);
+  assert.deepEqual([...config.runners.keys()], ['echo', 'wordcount', 'greet', 'cleanup', 'jira-triage', 'asterisk-call']);
+  assert.deepEqual([...config.webhooks!.keys()], ['jira', 'asterisk']);
   assert.deepEqual([...config.schedules!.keys()], ['nightly-cleanup']);
   assert.equal(config.schedules!.get('nightly-cleanup')!.clock.next(new Date('2026-12-03T12:00:00Z')).toISOString(), '2026-12-04T01:30:00.000Z');
   assert.equal(config.runners.get('echo')?.image, 'berth/busybox:1');
