@@ -12,6 +12,7 @@ interface AjvError {
   message?: string;
   keyword: string;
   params: Record<string, unknown>;
+  schemaPath?: string;
 }
 
 
@@ -23,7 +24,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   }
   const e = error as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string };
   if (Array.isArray(e.validation)) {
-    const details = e.validation.map((v) => validationDetail(v, e.validationContext ?? 'body'));
+    const details = collapseLiteralChoices(e.validation).map((v) => validationDetail(v, e.validationContext ?? 'body'));
     return {
       statusCode: 400,
       code: 'VALIDATION_FAILED',
@@ -52,6 +53,27 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     return { statusCode: e.statusCode, code: e.code ?? 'BAD_REQUEST', message: e.message ?? 'bad request' };
   }
   return { statusCode: 500, code: 'INTERNAL', message: 'internal server error' };
+}
+
+/**
+ * Ajv reports a value outside a union of literals (a status, say) as one "must be equal to
+ * constant" per literal, then "must match a schema in anyOf". Said once instead: the values it may take.
+ */
+function collapseLiteralChoices(errors: readonly AjvError[]): AjvError[] {
+  const result: AjvError[] = [];
+  for (const error of errors) {
+    const branches = `${error.schemaPath ?? ''}/`;
+    const isBranch = (e: AjvError): boolean => e.instancePath === error.instancePath && (e.schemaPath ?? '').startsWith(branches);
+    const own = result.filter(isBranch);
+    if (error.keyword !== 'anyOf' || own.length === 0 || own.some((e) => e.keyword !== 'const')) {
+      result.push(error);
+      continue;
+    }
+    const allowed = own.map((e) => String(e.params['allowedValue']));
+    result.splice(0, result.length, ...result.filter((e) => !isBranch(e)));
+    result.push({ instancePath: error.instancePath, keyword: 'enum', params: {}, message: `must be one of ${allowed.join(', ')}` });
+  }
+  return result;
 }
 
 function validationDetail(v: AjvError, context: string): ErrorDetail {

@@ -37,3 +37,16 @@ test('a token in a URL is masked before it is logged', async () => {
   assert.equal(redactUrl('/webhooks/calls?TOKEN=s3cret'), '/webhooks/calls?TOKEN=[redacted]');
   assert.equal(redactUrl('/tasks?mytoken=keep'), '/tasks?mytoken=keep');
 });
+
+test('a value outside a list of literals is one detail naming the values it may take', async () => {
+  const { createValidatorCompiler } = await import('../../src/api/validator-compiler.ts');
+  const { TaskListQuery } = await import('../../src/tasks/task-schemas.ts');
+  const validate = createValidatorCompiler()({ schema: TaskListQuery, httpPart: 'querystring', method: 'GET', url: '/tasks' }) as
+    ((value: unknown) => boolean) & { errors: unknown[] };
+  assert.equal(validate({ status: 'bogus', limit: 0 }), false);
+  const error = Object.assign(new Error('x'), { validationContext: 'querystring', validation: validate.errors });
+  assert.deepEqual(toErrorResponse(error).details, [
+    { path: 'querystring/status', message: 'must be one of queued, running, succeeded, failed, cancelled' },
+    { path: 'querystring/limit', message: 'must be >= 1' },
+  ]);
+});
