@@ -1,12 +1,13 @@
 /**
- * The `berth` command line, read with node:util parseArgs: which command, and its options. Pure;
+ * The server commands' command line (client-cli/client-args.ts has the client commands'), read
+ * with node:util parseArgs: which command, and its options. Pure;
  * an unknown option, an option without its value or an unknown command is a usage error naming it.
  */
 import { parseArgs } from 'node:util';
 
-export const USAGE = `usage: berth <command> [--config <file>]
+export const USAGE = `usage: berth <command> [options]   (berth <command> --help: a client command's options)
 
-commands:
+server commands:
   serve              the HTTP API
   worker             the worker (needs the engine socket)
   start              both in one process, for local use

@@ -111,26 +111,26 @@ test('invalid environment is reported whole', async () => {
   assert.match(result.stderr, /BERTH_WORKER_CONCURRENCY/);
 });
 
-test('unknown command → usage, exit 2', async () => {
+test('unknown command → usage, exit 64', async () => {
   const result = await berth(['frobnicate']);
-  assert.equal(result.code, 2);
+  assert.equal(result.code, 64);
   assert.match(result.stderr, /^berth: unknown command 'frobnicate'\nusage: berth/);
   const none = await berth([]);
-  assert.equal(none.code, 2);
+  assert.equal(none.code, 64);
   assert.match(none.stderr, /usage: berth/);
 });
 
-test('an unknown option, or an option without its value, is a usage error naming it (exit 2), before anything starts', async () => {
+test('an unknown option, or an option without its value, is a usage error naming it (exit 64), before anything starts', async () => {
   // A database that cannot be reached: starting would fail differently (exit 1).
   const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
   const unknown = await berth(['serve', '--frobnicate'], env);
-  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.equal(unknown.code, 64, unknown.stderr);
   assert.match(unknown.stderr, /^berth: unknown option '--frobnicate'\nusage: berth/);
   const missing = await berth(['serve', '--config'], env);
-  assert.equal(missing.code, 2, missing.stderr);
+  assert.equal(missing.code, 64, missing.stderr);
   assert.match(missing.stderr, /^berth: option '--config <value>' argument missing\nusage: berth/);
   const short = await berth(['-x', 'migrate'], env);
-  assert.equal(short.code, 2, short.stderr);
+  assert.equal(short.code, 64, short.stderr);
   assert.match(short.stderr, /unknown option '-x'/);
 });
 
