@@ -3,15 +3,17 @@
  * socket here) it must use that engine and never install or start Docker. The machine's Docker is
  * hidden from the script (a `curl` wrapper fails every request to its socket, as on a machine
  * without Docker) and `dockerd` and `apt-get` are stubs that record being called; everything else,
- * the example image included, is real.
+ * the example image included, is real. Then the README's CLI line (scripts/berth submit … --wait)
+ * runs a task against it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { spawnBerthCommand, submit, waitForFinal } from '../helpers/berth-process.ts';
 import { freePort } from '../helpers/private-postgres.ts';
 
@@ -56,5 +58,12 @@ test('run.sh with DOCKER_HOST set uses that engine and never starts dockerd', as
   const final = await waitForFinal(url, String(task['id']));
   assert.equal(final['status'], 'succeeded', JSON.stringify(final));
   assert.deepEqual(final['output'], { engine: 'podman' });
+
+  // The README's CLI line, through the checkout's scripts/berth.
+  // (Asynchronously: Berth's own output must keep being read meanwhile.)
+  const cli = await promisify(execFile)(path.join(REPO, 'scripts', 'berth'), ['submit', 'echo', '--input', '{"a":1}', '--wait'], {
+    env: { PATH: process.env['PATH'] ?? '', BERTH_URL: url }, encoding: 'utf8',
+  });
+  assert.deepEqual(cli, { stdout: '{"a":1}\n', stderr: '' }, 'exit 0, the output, nothing on stderr');
   assert.equal(await berth.stop('SIGTERM'), 0, berth.output());
 });
