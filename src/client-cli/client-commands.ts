@@ -118,7 +118,10 @@ async function taskOrRun(
  * the statuses it takes, for tasks and runs alike.
  */
 function pageQuery<Q>(invocation: ClientInvocation): Q {
-  return { ...invocation.filter, limit: invocation.limit, ...optional('cursor', invocation.cursor) } as Q;
+  // Tasks are filtered by the id of their workflow run (`workflowId`), runs by the workflow's name.
+  const { workflow, ...filter } = invocation.filter;
+  const byWorkflow = workflow === undefined ? {} : invocation.command === 'tasks' ? { workflowId: workflow } : { workflow };
+  return { ...filter, ...byWorkflow, limit: invocation.limit, ...optional('cursor', invocation.cursor) } as Q;
 }
 
 function printReceipt(terminal: Terminal, invocation: ClientInvocation, kind: 'task' | 'run', id: string, status: string, value: unknown): number {

@@ -171,6 +171,11 @@ for (const engine of testEngines()) {
       const status = await berth(['status', runId], env);
       assert.match(status.stdout, new RegExp(`^run +${runId}\nworkflow +broken\nstatus +failed\n`));
       assert.match(status.stdout, /\nonly\tfail\tfailed\t[0-9a-f-]{36}\n$/);
+      const steps = await berth(['tasks', '--workflow', runId], env);
+      assert.equal(steps.code, 0, steps.stderr);
+      const stepTasks = steps.stdout.trimEnd().split('\n');
+      assert.equal(stepTasks.length, 2, 'the step\'s task and its retry');
+      for (const line of stepTasks) assert.match(line, /^[0-9a-f-]{36}\tfail\tfailed\t/);
       const runs = await berth(['runs', '--workflow', 'broken'], env);
       assert.ok(runs.stdout.split('\n').some((line) => line.startsWith(`${runId}\tbroken\tfailed\t`)), runs.stdout);
     });
