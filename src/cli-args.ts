@@ -14,13 +14,14 @@ server commands:
   migrate            apply database migrations and exit
   config check       validate the runners file and exit (non-zero on any problem)
   key new            print a fresh API key and the sha256 line for the runners file
+  healthcheck        exit 0 if this host's API (PORT) or worker (BERTH_METRICS_PORT) answers /healthz
 
 options:
   --config <file>    runners file (default: $BERTH_CONFIG, else ./berth.yaml)
   -h, --help         print this help and exit
   --version          print Berth's version and exit`;
 
-export const COMMANDS = ['serve', 'worker', 'start', 'migrate', 'config check', 'key new'] as const;
+export const COMMANDS = ['serve', 'worker', 'start', 'migrate', 'config check', 'key new', 'healthcheck'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export type CommandLine =

@@ -30,6 +30,7 @@ async function main(): Promise<number> {
       process.stderr.write(`berth: ${line.problem}\n${USAGE}\n`);
       return 64;
     case 'run': {
+      if (line.command === 'healthcheck') return (await import('./server-cli/healthcheck.ts')).healthcheck(process.env);
       const { runServerCommand } = await import('./server-cli/server-commands.ts');
       return runServerCommand(line.command, line.runnersFile);
     }

@@ -15,7 +15,7 @@ import { apiAccessMode } from '../api/api-access.ts';
 import { startApiProcess } from '../api/main.ts';
 import { startWorkerProcess, type Stoppable } from '../worker/main.ts';
 
-export async function runServerCommand(command: Command, runnersFile: string | undefined): Promise<number> {
+export async function runServerCommand(command: Exclude<Command, 'healthcheck'>, runnersFile: string | undefined): Promise<number> {
   if (command === 'key new') return newKey();
   const config = loadConfig(process.env, runnersFile === undefined ? {} : { runnersFile });
   const logger = createLogger(config.logLevel, 'berth');
