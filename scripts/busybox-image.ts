@@ -8,7 +8,8 @@
  * Speaks plain HTTP to the engine (src/engine/engine-socket.ts) so the Docker adapter stays the only dockerode
  * user.
  * Not a general image builder: it owns exactly this one image layout, to which the example runners'
- * images add their script files (`files`) and their command (`cmd`).
+ * images add their script files (`files`) and their command (`cmd`), and the Node base image
+ * (node-base-image.ts) Node, its libraries and npm.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -32,6 +33,8 @@ export interface ImageFile {
   readonly path: string;
   readonly content: Buffer | string;
   readonly mode?: number;
+  /** Makes it a symbolic link to this target instead (content unused). */
+  readonly linkTo?: string;
 }
 
 export interface BusyboxImageOptions {
@@ -40,6 +43,8 @@ export interface BusyboxImageOptions {
   readonly files?: readonly ImageFile[];
   /** The image's command; default `["/bin/sh"]`. */
   readonly cmd?: readonly string[];
+  /** The image's environment (ENV). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Label carrying the sha256 of the imported root filesystem and command. */
@@ -62,9 +67,10 @@ export async function ensureBusyboxImage(
   assertStaticElf(busybox, busyboxPath);
   const rootfs = await buildRootfsTar(busybox, options.files ?? []);
   const cmd = options.cmd ?? ['/bin/sh'];
-  const content = createHash('sha256').update(rootfs).update(JSON.stringify(cmd)).digest('hex');
+  const env = Object.entries(options.env ?? {}).map(([name, value]) => `ENV ${name}=${value}`);
+  const content = createHash('sha256').update(rootfs).update(JSON.stringify(cmd)).update(env.join('\n')).digest('hex');
   if ((await imageLabels(address, ref))?.[CONTENT_LABEL] === content) return;
-  await importRootfs(address, ref, rootfs, [`CMD ${JSON.stringify(cmd)}`, `LABEL ${CONTENT_LABEL}=${content}`]);
+  await importRootfs(address, ref, rootfs, [`CMD ${JSON.stringify(cmd)}`, ...env, `LABEL ${CONTENT_LABEL}=${content}`]);
   // Engines differ in how they name an import (Podman 4 ignored `tag`); make sure `ref` now resolves.
   const labels = await imageLabels(address, ref);
   if (labels === undefined) throw new Error(`image ${ref} was imported but the engine does not find it by that name`);
@@ -127,10 +133,13 @@ async function buildRootfsTar(busybox: Buffer, files: readonly ImageFile[]): Pro
   for (const applet of APPLETS) {
     tar.entry({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox', mode: 0o777, mtime });
   }
-  tar.entry({ name: 'etc/passwd', mode: 0o644, mtime }, PASSWD);
-  tar.entry({ name: 'etc/group', mode: 0o644, mtime }, GROUP);
+  // An image with users of its own (the Node base image's `node`) gives its own passwd and group.
+  const given = new Set(files.map((file) => file.path));
+  if (!given.has('etc/passwd')) tar.entry({ name: 'etc/passwd', mode: 0o644, mtime }, PASSWD);
+  if (!given.has('etc/group')) tar.entry({ name: 'etc/group', mode: 0o644, mtime }, GROUP);
   for (const file of files) {
-    tar.entry({ name: file.path, mode: file.mode ?? 0o644, mtime }, file.content);
+    if (file.linkTo !== undefined) tar.entry({ name: file.path, type: 'symlink', linkname: file.linkTo, mode: 0o777, mtime });
+    else tar.entry({ name: file.path, mode: file.mode ?? 0o644, mtime }, file.content);
   }
   tar.finalize();
   return collected;
