@@ -4,6 +4,7 @@
  */
 import type { Task, TaskListQuery, TaskPage, TaskSubmission } from '../tasks/task-schemas.ts';
 import { FINAL_STATUSES } from '../tasks/task-status.ts';
+import { BerthError } from './berth-error.ts';
 import { OPERATIONS } from './operations.ts';
 import type { Transport } from './transport.ts';
 import { everyItem, freshIdempotencyKey, HELD_SECONDS, textChunks, waitUntil, type Page, type WaitOptions } from './waiting.ts';
@@ -116,7 +117,11 @@ export function tasksClient(transport: Transport): TasksClient {
         params: { id }, query: { follow: options.follow === true ? true : undefined, attempt: options.attempt },
         signal: options.signal, idempotent: true,
       });
-      yield* textChunks(response);
+      yield* textChunks(response, `GET /tasks/${id}/logs`, options.signal);
+      // A followed log also ends when the server shuts down: only a final task means the log is whole.
+      if (options.follow === true && !isFinalTask(await get(id, options.signal))) {
+        throw new BerthError({ statusCode: 0, code: 'NETWORK_ERROR', message: `the log stream ended before task ${id} did (the server closed it; follow again to go on)` });
+      }
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * One HTTP exchange with Berth over the platform's fetch: the key, JSON in and out, the API's
  * errors as BerthError, and the retry policy. Retried (with exponential backoff and full jitter,
- * or the server's Retry-After) are a network error, a 503 and a 429, and only for requests that
+ * or the server's Retry-After) are a network error, a 429, and a 502, 503 or 504 (Berth, or the
+ * proxy before it, restarting), and only for requests that
  * are safe to repeat: reads, and submissions that carry an idempotency key. Any other POST is sent
  * once, since repeating it could queue the same work twice.
  */
@@ -44,7 +45,7 @@ export interface Transport {
   raw(operation: Operation, call: Call): Promise<Response>;
 }
 
-const RETRYABLE_STATUS = new Set([429, 503]);
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
 export function createTransport(options: TransportOptions): Transport {
   const base = options.baseUrl.replace(/\/+$/, '');
@@ -53,6 +54,10 @@ export function createTransport(options: TransportOptions): Transport {
   const retries = options.retries ?? 4;
   const baseDelayMs = options.baseDelayMs ?? 200;
   const maxDelayMs = options.maxDelayMs ?? 10_000;
+  if (!Number.isInteger(retries) || retries < 0) throw new TypeError(`retries must be a whole number >= 0 (got ${retries})`);
+  for (const [name, ms] of [['baseDelayMs', baseDelayMs], ['maxDelayMs', maxDelayMs]] as const) {
+    if (!Number.isFinite(ms) || ms < 0) throw new TypeError(`${name} must be a finite number >= 0 (got ${ms})`);
+  }
 
   function urlOf(operation: Operation, call: Call): string {
     const path = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => {
@@ -91,12 +96,7 @@ export function createTransport(options: TransportOptions): Transport {
       } catch (error) {
         // The caller's own abort is not a failure to retry or to wrap.
         if (call.signal?.aborted === true) throw call.signal.reason;
-        if (attempt >= tries) {
-          throw new BerthError(
-            { statusCode: 0, code: 'NETWORK_ERROR', message: `${operation.method} ${url}: ${reasonOf(error)}` },
-            { cause: error },
-          );
-        }
+        if (attempt >= tries) throw networkError(`${operation.method} ${url}`, error);
         await pause(backoff(attempt), call.signal);
         continue;
       }
@@ -118,22 +118,30 @@ export function createTransport(options: TransportOptions): Transport {
   return {
     async json<T>(operation: Operation, call: Call) {
       const response = await exchange(operation, call);
-      return { status: response.status, body: await parseJson<T>(response, operation) };
+      const text = await response.text().catch((error: unknown) => {
+        if (call.signal?.aborted === true) throw call.signal.reason;
+        throw networkError(`${operation.method} ${response.url || operation.path}`, error);
+      });
+      return { status: response.status, body: parseJson<T>(text, response.status, operation) };
     },
     raw: exchange,
   };
 }
 
-async function parseJson<T>(response: Response, operation: Operation): Promise<T> {
-  const text = await response.text();
+function parseJson<T>(text: string, status: number, operation: Operation): T {
   try {
     return JSON.parse(text) as T;
   } catch (error) {
     throw new BerthError({
-      statusCode: response.status, code: 'INVALID_RESPONSE',
-      message: `${operation.method} ${operation.path}: the answer (${response.status}) is not JSON: ${text.slice(0, 200)}`,
+      statusCode: status, code: 'INVALID_RESPONSE',
+      message: `${operation.method} ${operation.path}: the answer (${status}) is not JSON: ${text.slice(0, 200)}`,
     }, { cause: error });
   }
+}
+
+/** A request that got no whole answer: no connection, or one cut off while the body came. */
+export function networkError(request: string, error: unknown): BerthError {
+  return new BerthError({ statusCode: 0, code: 'NETWORK_ERROR', message: `${request}: ${reasonOf(error)}` }, { cause: error });
 }
 
 /** Berth's error body as a BerthError; anything else (a proxy's page) as INVALID_RESPONSE with its status. */

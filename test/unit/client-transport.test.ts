@@ -92,10 +92,10 @@ test('Retry-After is honoured: a 429 asking for 300 ms is tried again no sooner'
 });
 
 test('an answer that is not Berth\'s JSON is INVALID_RESPONSE with its status', async () => {
-  const { transport: t } = transport([new Response('<html>bad gateway</html>', { status: 502 }), new Response('{"cut', { status: 200 })]);
+  const { transport: t } = transport([new Response('<html>proxy error</html>', { status: 500 }), new Response('{"cut', { status: 200 })]);
   const gateway = await t.json(OPERATIONS.listRunners, { idempotent: true }).catch((e: unknown) => e);
   assert.ok(isBerthError(gateway, 'INVALID_RESPONSE'));
-  assert.equal(gateway.statusCode, 502);
+  assert.equal(gateway.statusCode, 500);
   const cut = await t.json(OPERATIONS.listRunners, { idempotent: true }).catch((e: unknown) => e);
   assert.ok(isBerthError(cut, 'INVALID_RESPONSE'));
 });
@@ -122,4 +122,73 @@ test('waitUntil renews the held read until final, and times out with the last st
   assert.ok(isBerthError(error, 'WAIT_TIMEOUT'));
   assert.equal(error.last, 'running');
   assert.match(error.message, /task y was not final/);
+});
+
+test('a 502 or 504 (a proxy before a restarting Berth) is retried like a 503', async () => {
+  const gateway = (status: number): Response => new Response('<html>bad gateway</html>', { status });
+  const { transport: t, calls } = transport([gateway(502), gateway(504), json(200, { id: 'a' })]);
+  assert.deepEqual((await t.json(OPERATIONS.getTask, { params: { id: 'a' }, idempotent: true })).body, { id: 'a' });
+  assert.equal(calls.length, 3);
+});
+
+test('a body cut off mid-way is NETWORK_ERROR, for JSON and for a streamed log', async () => {
+  const cut = (): Response => new Response(new ReadableStream({ start(controller) { controller.error(new TypeError('terminated')); } }), { status: 200 });
+  const { transport: t } = transport([cut()]);
+  const error = await t.json(OPERATIONS.getTask, { params: { id: 'a' }, idempotent: true }).catch((e: unknown) => e);
+  assert.ok(isBerthError(error, 'NETWORK_ERROR'), String(error));
+  assert.match(error.message, /terminated/);
+  const { tasksClient } = await import('../../src/client/tasks-client.ts');
+  const { transport: logs } = transport([cut()]);
+  const chunks = async (): Promise<string[]> => {
+    const seen: string[] = [];
+    for await (const chunk of tasksClient(logs).logs('a')) seen.push(chunk);
+    return seen;
+  };
+  const streamError = await chunks().catch((e: unknown) => e);
+  assert.ok(isBerthError(streamError, 'NETWORK_ERROR'), String(streamError));
+});
+
+test('a followed log that ends while the task still runs (the server shut down) is NETWORK_ERROR, not the end', async () => {
+  const { tasksClient } = await import('../../src/client/tasks-client.ts');
+  const follow = async (status: string): Promise<unknown> => {
+    const { transport: t } = transport([new Response('line 1\n', { status: 200 }), json(200, { id: 'a', status })]);
+    const seen: string[] = [];
+    try {
+      for await (const chunk of tasksClient(t).logs('a', { follow: true })) seen.push(chunk);
+    } catch (error) {
+      return { seen, error };
+    }
+    return { seen };
+  };
+  assert.deepEqual(await follow('succeeded'), { seen: ['line 1\n'] });
+  const cut = await follow('running') as { seen: string[]; error: unknown };
+  assert.deepEqual(cut.seen, ['line 1\n']);
+  assert.ok(isBerthError(cut.error, 'NETWORK_ERROR'));
+  assert.match(cut.error.message, /ended before task a did/);
+});
+
+test('retry options are checked: a retry count that is not a whole number would never stop', () => {
+  for (const retries of [Number.NaN, Infinity, -1, 1.5]) {
+    assert.throws(() => createTransport({ baseUrl: 'http://berth.test', retries }), /retries must be a whole number/);
+  }
+});
+
+test('waitUntil rides out an outage (network errors, 503) until final, pauses after an early answer, and stops at other errors', async () => {
+  const slept: number[] = [];
+  const timing = { earlyAnswerPauseMs: 100, outageLimitMs: 60_000, sleep: async (ms: number) => { slept.push(ms); } };
+  const network = new BerthError({ statusCode: 0, code: 'NETWORK_ERROR', message: 'ECONNREFUSED' });
+  const restarting = new BerthError({ statusCode: 503, code: 'NOT_READY', message: 'shutting down' });
+  const script: (string | BerthError)[] = ['running', network, restarting, 'succeeded'];
+  const final = await waitUntil('task x', async () => {
+    const step = script.shift()!;
+    if (step instanceof BerthError) throw step;
+    return step;
+  }, (s) => s === 'succeeded', {}, undefined, timing);
+  assert.equal(final, 'succeeded');
+  assert.equal(slept.length, 3, `a pause after the early 'running' and after each failure: ${slept}`);
+  const missing = new BerthError({ statusCode: 404, code: 'TASK_NOT_FOUND', message: 'no task' });
+  const error = await waitUntil('task y', async () => { throw missing; }, () => false, {}, undefined, timing).catch((e: unknown) => e);
+  assert.equal(error, missing);
+  const endless = await waitUntil('task z', async () => { throw network; }, () => false, {}, undefined, { ...timing, outageLimitMs: 0 }).catch((e: unknown) => e);
+  assert.equal(endless, network, 'an outage longer than the limit ends the wait with its error');
 });
