@@ -177,14 +177,16 @@ async function waitForTask(context: CommandContext, invocation: ClientInvocation
   const waitFor = (seconds: number | undefined): Promise<Task> => client.tasks.wait(task.id, seconds === undefined ? {} : { timeout: seconds });
   if (invocation.follow) {
     // The log stream ends when the task does; --timeout cuts it short.
+    const started = Date.now();
     const signal = invocation.timeout === undefined ? undefined : AbortSignal.timeout(invocation.timeout * 1000);
     try {
       for await (const chunk of client.tasks.logs(task.id, { follow: true, ...optional('signal', signal) })) terminal.err(chunk);
     } catch (error) {
-      if (signal?.aborted !== true) throw error;
-      return { state: await client.tasks.get(task.id), timedOut: true };
+      // A stream the server closed early (a restart) leaves the rest to the wait below.
+      if (signal?.aborted !== true && !isBerthError(error, 'NETWORK_ERROR')) throw error;
     }
-    return waitWithProgress(task, isFinalTask, waitFor, { timeout: 60, progress: false }, () => undefined);
+    const left = invocation.timeout === undefined ? undefined : Math.max(0, invocation.timeout - (Date.now() - started) / 1000);
+    return waitWithProgress(await client.tasks.get(task.id), isFinalTask, waitFor, { timeout: left, progress: false }, () => undefined);
   }
   const label = (state: Task): string => `task ${state.id.slice(0, 8)} (${state.runner}) ${state.status}`;
   const spinner = startSpinner(terminal, label(task));

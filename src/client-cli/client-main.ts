@@ -45,11 +45,13 @@ export async function runClientCommand(command: ClientCommand, args: readonly st
 }
 
 function processTerminal(env: NodeJS.ProcessEnv): Terminal {
-  // `berth tasks | head -1` closes the pipe early: that is the reader's choice, not a failure.
+  // `berth tasks | head -1` closes the pipe early: that is the reader's choice, not a failure. Any
+  // other write error on stdout is said on stderr; one on stderr has nowhere left to be said.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(EXIT.ok);
-    throw error;
+    if (error.code !== 'EPIPE') process.stderr.write(`berth: cannot write the output (${error.code ?? error.message})\n`);
+    process.exit(error.code === 'EPIPE' ? EXIT.ok : EXIT.software);
   });
+  process.stderr.on('error', () => undefined);
   const outIsTTY = process.stdout.isTTY === true;
   return {
     out: (text) => void process.stdout.write(text),

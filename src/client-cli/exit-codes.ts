@@ -4,6 +4,7 @@
  * typo (64) from a refusal (65) from an outage (69).
  */
 import { isBerthError, type BerthError } from '../client/index.ts';
+import { RETRYABLE_STATUS } from '../client/transport.ts';
 
 export const EXIT = {
   ok: 0, failed: 1, cancelled: 2, waitTimedOut: 3,
@@ -39,7 +40,9 @@ export function describeFailure(error: unknown, baseUrl: string): Failure {
   // A defect of this side: said in full, with its stack, rather than as exit 1 (which means "failed").
   if (!isBerthError(error)) return { exitCode: EXIT.software, lines: [`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`] };
   if (error.code === 'NETWORK_ERROR') {
-    const reason = /\bE[A-Z]{3,}\b/.exec(error.message)?.[0] ?? error.message;
+    // undici's socket error sits two causes down (BerthError → TypeError "fetch failed" → the socket's).
+    const socket = (error.cause as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+    const reason = typeof socket === 'string' ? socket : error.message;
     return { exitCode: EXIT.unavailable, lines: [`cannot reach Berth at ${baseUrl} (${reason}); is it running, and is BERTH_URL right?`] };
   }
   // Details the message does not already spell out, a line each.
@@ -50,7 +53,7 @@ export function describeFailure(error: unknown, baseUrl: string): Failure {
 
 function exitForApiError(error: BerthError): number {
   if (error.statusCode === 401 || error.statusCode === 403) return EXIT.noPermission;
-  if (error.statusCode === 429 || error.statusCode === 503) return EXIT.unavailable;
+  if (RETRYABLE_STATUS.has(error.statusCode)) return EXIT.unavailable;
   if (error.statusCode >= 400 && error.statusCode < 500) return EXIT.refused;
   return EXIT.software;
 }

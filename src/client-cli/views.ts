@@ -12,7 +12,8 @@ function labelled(lines: readonly (readonly [string, string])[]): string {
   return shown.map(([label, value]) => `${label.padEnd(width)}  ${value}\n`).join('');
 }
 
-const oneLine = (value: unknown): string => (typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? 'null');
+/** An output on one line: JSON (a text runner's string output quoted, so its newlines stay on the line). */
+const oneLine = (value: unknown): string => JSON.stringify(value) ?? 'null';
 
 export function formatTask(terminal: Terminal, task: Task): string {
   const took = duration(task.startedAt, task.finishedAt);

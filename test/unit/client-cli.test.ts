@@ -110,7 +110,10 @@ test('exit codes: how a waited-for task ended, then sysexits for failures', () =
   assert.equal(failure(503, 'NOT_READY').exitCode, EXIT.unavailable);
   assert.equal(failure(429, 'RATE_LIMITED').exitCode, EXIT.unavailable);
   assert.equal(failure(500, 'INTERNAL').exitCode, EXIT.software);
-  const network = failure(0, 'NETWORK_ERROR', 'GET http://b:3000/tasks: ECONNREFUSED (connect ECONNREFUSED 10.0.0.1:3000)');
+  assert.equal(failure(502, 'INVALID_RESPONSE').exitCode, EXIT.unavailable, 'a proxy before a Berth that is down');
+  assert.equal(failure(504, 'INVALID_RESPONSE').exitCode, EXIT.unavailable);
+  const socket = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:3000'), { code: 'ECONNREFUSED' }) });
+  const network = describeFailure(new BerthError({ statusCode: 0, code: 'NETWORK_ERROR', message: 'GET http://b:3000/tasks?status=EFAIL: …' }, { cause: socket }), 'http://b:3000');
   assert.deepEqual(network, { exitCode: EXIT.unavailable, lines: ['cannot reach Berth at http://b:3000 (ECONNREFUSED); is it running, and is BERTH_URL right?'] });
   // Details the message already holds are not said twice.
   assert.deepEqual(failure(400, 'INPUT_INVALID', 'bad input: /input: must be object', [
