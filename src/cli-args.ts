@@ -14,7 +14,7 @@ server commands:
   migrate            apply database migrations and exit
   config check       validate the runners file and exit (non-zero on any problem)
   key new            print a fresh API key and the sha256 line for the runners file
-  healthcheck        exit 0 if this host's API (PORT) or worker (BERTH_METRICS_PORT) answers /healthz
+  healthcheck        exit 0 if this container's worker (BERTH_METRICS_PORT, if set) or API (PORT) answers /healthz
 
 options:
   --config <file>    runners file (default: $BERTH_CONFIG, else ./berth.yaml)

@@ -157,17 +157,19 @@ test('--version prints the package version, --help the usage; both exit 0', asyn
   }
 });
 
-test('healthcheck: 0 when /healthz on PORT or BERTH_METRICS_PORT answers 200, else 1 naming each address tried', async (t) => {
+test('healthcheck: the worker\'s /healthz when BERTH_METRICS_PORT is set, else the API\'s on PORT; 0 on a 200, else 1 naming the address', async (t) => {
   const { createServer } = await import('node:http');
   const { freePort } = await import('../helpers/private-postgres.ts');
-  const [closed, other] = [await freePort(), await freePort()];
-  const down = await berth(['healthcheck'], { PORT: String(closed), BERTH_METRICS_PORT: String(other) });
+  const [api, metrics] = [await freePort(), await freePort()];
+  const down = await berth(['healthcheck'], { PORT: String(api) });
   assert.equal(down.code, 1);
-  assert.match(down.stderr, new RegExp(`^berth: unhealthy: http://127\\.0\\.0\\.1:${closed}/healthz: .*ECONNREFUSED.*; http://127\\.0\\.0\\.1:${other}/healthz: .*ECONNREFUSED`));
-  // Only the second answers, as in a worker's container (no API on PORT).
+  assert.match(down.stderr, new RegExp(`^berth: unhealthy: http://127\\.0\\.0\\.1:${api}/healthz: .*ECONNREFUSED`));
   const server = createServer((request, response) => response.writeHead(request.url === '/healthz' ? 200 : 404).end());
-  await new Promise<void>((resolve) => server.listen(other, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(api, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const up = await berth(['healthcheck'], { PORT: String(closed), BERTH_METRICS_PORT: String(other) });
-  assert.deepEqual(up, { code: 0, stdout: '', stderr: '' });
+  assert.deepEqual(await berth(['healthcheck'], { PORT: String(api), HOST: '0.0.0.0' }), { code: 0, stdout: '', stderr: '' });
+  // A worker's container: its own port only, even though something answers on PORT.
+  const worker = await berth(['healthcheck'], { PORT: String(api), BERTH_METRICS_PORT: String(metrics) });
+  assert.equal(worker.code, 1);
+  assert.match(worker.stderr, new RegExp(`^berth: unhealthy: http://127\\.0\\.0\\.1:${metrics}/healthz: `));
 });
