@@ -19,7 +19,10 @@ RUN npm run build \
  && if [ "$EMBEDDED_POSTGRES" = 1 ]; then npm prune --omit=dev; else npm prune --omit=dev --omit=optional; fi
 
 FROM ${BASE}
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+# BERTH_DATA_DIR: where an image built with EMBEDDED_POSTGRES=1 keeps its database (a volume).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 BERTH_DATA_DIR=/var/lib/berth
+RUN mkdir -p /var/lib/berth && chown node:node /var/lib/berth
+VOLUME /var/lib/berth
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

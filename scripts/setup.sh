@@ -6,7 +6,7 @@
 #                                         "" installs and starts none: the engine DOCKER_HOST names
 #                                         must already answer
 #
-# Afterwards PATH has Node >= 22.12 and node_modules is installed.
+# Afterwards PATH has Node >= 22.18 and node_modules is installed.
 set -euo pipefail
 
 berth_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,11 +29,12 @@ apt_install() {
 node_ok() {
   command -v node >/dev/null && node -e '
     const [a, b] = process.versions.node.split(".").map(Number);
-    process.exit(a > 22 || (a === 22 && b >= 12) ? 0 : 1)'
+    process.exit(a > 22 || (a === 22 && b >= 18) ? 0 : 1)'
 }
 
 ensure_node() {
-  # pg-boss 12 needs Node >= 22.12; machines with an older one get Node 24 from the npm registry.
+  # pg-boss 12 needs Node >= 22.12, and running src/*.ts without a flag (type stripping) 22.18;
+  # machines with an older one get Node 24 from the npm registry.
   if [ -x "$berth_root/.tools/node_modules/.bin/node" ]; then
     export PATH="$berth_root/.tools/node_modules/.bin:$PATH"
   fi
@@ -42,7 +43,7 @@ ensure_node() {
     npm install --silent --no-audit --no-fund --prefix "$berth_root/.tools" node@24 >/dev/null
     export PATH="$berth_root/.tools/node_modules/.bin:$PATH"
   fi
-  node_ok || { log "could not get Node >= 22.12"; return 1; }
+  node_ok || { log "could not get Node >= 22.18"; return 1; }
 }
 
 ensure_packages() {

@@ -97,7 +97,7 @@ test('compose up migrates once, serves the API and runs a task in the worker; ev
   assert.equal(task['status'], 'succeeded', JSON.stringify(task));
   assert.equal(task['output'], 3);
   const anonymous = await fetch(`${apiUrl}/tasks`);
-  assert.equal(anonymous.status, 401, 'beyond loopback in its container, the API needs its key');
+  assert.equal(anonymous.status, 401, 'the runners file compose mounts has a key, which every request needs');
 
   const { stdout: ps } = await compose('ps', '-q');
   const ids = ps.trim().split('\n');
