@@ -64,6 +64,8 @@ export function createTransport(options: TransportOptions): Transport {
       const value = call.params?.[name];
       if (value === undefined) throw new TypeError(`${operation.name}: missing path parameter '${name}'`);
       if (value === '') throw new TypeError(`${operation.name}: '${name}' must not be empty`);
+      // The URL parser would fold these away and send the request to another route.
+      if (value === '.' || value === '..') throw new TypeError(`${operation.name}: '${name}' must not be '${value}'`);
       return encodeURIComponent(value);
     });
     const search = new URLSearchParams();
@@ -73,12 +75,13 @@ export function createTransport(options: TransportOptions): Transport {
   }
 
   function initOf(operation: Operation, call: Call): RequestInit {
-    const headers: Record<string, string> = { accept: 'application/json, text/plain', ...options.headers };
-    if (options.apiKey !== undefined && options.apiKey !== '') headers['authorization'] = `Bearer ${options.apiKey}`;
-    for (const [key, value] of Object.entries(call.headers ?? {})) if (value !== undefined) headers[key] = value;
+    // Headers, not a plain object: names are case-insensitive, so a caller's own Authorization is replaced, not doubled.
+    const headers = new Headers({ accept: 'application/json, text/plain', ...options.headers });
+    if (options.apiKey !== undefined && options.apiKey !== '') headers.set('authorization', `Bearer ${options.apiKey}`);
+    for (const [key, value] of Object.entries(call.headers ?? {})) if (value !== undefined) headers.set(key, value);
     const init: RequestInit = { method: operation.method, headers };
     if (call.body !== undefined) {
-      headers['content-type'] = 'application/json';
+      headers.set('content-type', 'application/json');
       init.body = JSON.stringify(call.body);
     }
     if (call.signal !== undefined) init.signal = call.signal;

@@ -43,7 +43,7 @@ test('a read is retried after 503s and network errors, and sends the key and the
   assert.deepEqual(body, { id: 'a' });
   assert.equal(calls.length, 3);
   assert.equal(calls[0]!.url, 'http://berth.test/tasks/a%2Fb?wait=5');
-  assert.equal((calls[0]!.init.headers as Record<string, string>)['authorization'], 'Bearer k1');
+  assert.equal((calls[0]!.init.headers as Headers).get('authorization'), 'Bearer k1');
 });
 
 test('a submission without an idempotency key is sent once, whatever happens', async () => {
@@ -61,7 +61,7 @@ test('a keyed submission is retried, with its key and body each time; a 4xx is n
   await t.json(OPERATIONS.submitTask, { body: { runner: 'echo' }, headers: { 'idempotency-key': 'K' }, idempotent: true });
   assert.equal(calls.length, 2);
   for (const call of calls) {
-    assert.equal((call.init.headers as Record<string, string>)['idempotency-key'], 'K');
+    assert.equal((call.init.headers as Headers).get('idempotency-key'), 'K');
     assert.equal(call.init.body, '{"runner":"echo"}');
   }
   const rejected = transport([json(400, { statusCode: 400, code: 'UNKNOWN_RUNNER', message: 'no runner', details: [{ path: 'body.runner', message: 'x' }] })]);
@@ -191,4 +191,12 @@ test('waitUntil rides out an outage (network errors, 503) until final, pauses af
   assert.equal(error, missing);
   const endless = await waitUntil('task z', async () => { throw network; }, () => false, {}, undefined, { ...timing, outageLimitMs: 0 }).catch((e: unknown) => e);
   assert.equal(endless, network, 'an outage longer than the limit ends the wait with its error');
+});
+
+test('a caller\'s own Authorization header gives way to apiKey instead of being sent twice; an id of .. is refused', async () => {
+  const fake = scripted([json(200, [])]);
+  const t = createTransport({ baseUrl: 'http://berth.test', apiKey: 'k1', headers: { Authorization: 'Bearer old' }, fetch: fake.fetch });
+  await t.json(OPERATIONS.listRunners, { idempotent: true });
+  assert.equal((fake.calls[0]!.init.headers as Headers).get('authorization'), 'Bearer k1');
+  await assert.rejects(t.json(OPERATIONS.getTask, { params: { id: '..' }, idempotent: true }), /'id' must not be '\.\.'/);
 });
