@@ -24,6 +24,7 @@ import { runnerRoutes } from './routes/runners.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { registerSwagger } from './swagger.ts';
 import { registerUnreadBodyDiscard } from './unread-body.ts';
@@ -91,5 +92,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(runnerRoutes, { runners: deps.runners });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(metricsRoutes, { metrics: deps.metrics });
+  await app.register(uiRoutes);
   return app;
 }

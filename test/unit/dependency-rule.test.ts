@@ -4,6 +4,7 @@
  *   cli.ts                       the entry point: starts the processes, or runs a client command
  *   client-cli/, server-cli/     the client commands (submit, status, …) on the SDK; the server commands (serve, …)
  *   api/, worker/                the processes: construct and wire; never each other
+ *   ui/                          the web page's modules (served by api/routes/ui.ts), on the SDK
  *   client/                      the SDK (berth/client): see the rule of its own below
  *   callbacks/ > webhooks/ > tasks/ > runners/    the features, each above the next
  *   the flat files > engine/     infrastructure: import no feature or process
@@ -25,7 +26,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const src = path.join(root, 'src');
 
 const LAYERS: Readonly<Record<string, number>> = {
-  'cli.ts': 6, 'client-cli': 5.5, 'server-cli': 5.5, api: 5, worker: 5, client: 4.5, callbacks: 4, webhooks: 3, tasks: 2, runners: 1, '.': 0, engine: -1,
+  'cli.ts': 6, 'client-cli': 5.5, 'server-cli': 5.5, api: 5, worker: 5, ui: 4.75, client: 4.5, callbacks: 4, webhooks: 3, tasks: 2, runners: 1, '.': 0, engine: -1,
 };
 
 function sourceFiles(dir: string): string[] {
