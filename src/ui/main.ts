@@ -43,6 +43,8 @@ function route(): void {
   current = controller;
   notice.hidden = true;
   notice.textContent = '';
+  // Which route is drawn, for tests and for styling: the hash as it is.
+  root.dataset['route'] = location.hash;
   const [path = '', search = ''] = location.hash.replace(/^#\/?/, '').split('?');
   const [section = 'tasks', id, ...rest] = path.split('/').filter((part) => part !== '').map(decodeURIComponent);
   for (const anchor of document.querySelectorAll('nav a')) anchor.classList.toggle('current', anchor.getAttribute('href') === `#/${section}`);
