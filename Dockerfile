@@ -13,7 +13,7 @@ ARG EMBEDDED_POSTGRES=0
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.ui.json ./
 COPY src ./src
 RUN npm run build \
  && if [ "$EMBEDDED_POSTGRES" = 1 ]; then npm prune --omit=dev; else npm prune --omit=dev --omit=optional; fi

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Building the page's elements. Everything from the API goes in as text (textContent, attribute
  * values through setAttribute, hrefs built here from '#/…' and an encoded id), never as HTML:

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * A starting input for a runner's form, from its input_schema: pure, no DOM (unit-tested in
  * test/unit/input-template.test.ts). Only simple schemas are filled: `default`, `const`, the first

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The web page's entry: the key form, the notice, and the hash router. Each route draws into
  * <main>; going to another aborts the last one's signal, which ends its refreshing and its

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The web page's HTML and CSS, as strings, so that nothing but compiled TypeScript needs to reach
  * dist/. The HTML is a shell: main.ts (loaded as an ES module from Berth's own origin, the only

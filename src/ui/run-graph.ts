@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * A workflow run's steps as an SVG graph: placed by step-layout.ts, one node per step coloured by
  * its status (classes styled in page.ts), edges from each step to those that need it. A node links

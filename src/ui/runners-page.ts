@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * #/runners: each runner with its input schema and a form to submit a task of it: a JSON
  * textarea, prefilled from the schema when it is simple (input-template.ts); a submitted task's

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * #/runs: the newest workflow runs, refreshed every few seconds; #/runs/<id>: one run, its steps
  * drawn as a graph (run-graph.ts) and listed, with Cancel while it runs and Retry once it failed.

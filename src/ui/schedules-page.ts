@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * #/schedules: each schedule's clock, its next ticks and its last one (with what it started), and
  * Pause or Resume (which need an admin key), refreshed every few seconds.

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The page's key and its client. The key is kept in sessionStorage (this tab only, gone when it
  * closes) and sent as Bearer on every call, through the SDK; a Berth without keys (loopback)

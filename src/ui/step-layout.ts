@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Where a workflow run's steps go in its graph: pure arithmetic, no DOM (unit-tested in
  * test/unit/step-layout.test.ts). A step's column is its dependency depth (0 for a step that

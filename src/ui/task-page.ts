@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * #/tasks/<id>: one task (status, input, output, error, attempts, callback deliveries), its log
  * followed live while it is not final, Cancel while it is queued or running, and Run again, with

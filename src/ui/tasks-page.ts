@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * #/tasks: the newest tasks (one page of 50), filtered by runner and status (and, from a workflow
  * run's graph, by run), refreshed every few seconds. Each row links to its task.

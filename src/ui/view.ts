@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * What every page of the web page gets from the router (main.ts): where to draw, the client, and
  * a signal that aborts when the user goes elsewhere, which ends the page's refreshing and its
