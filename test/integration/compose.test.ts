@@ -84,7 +84,7 @@ after(async () => {
   await database?.drop();
 });
 
-test('compose up migrates once, serves the API and runs a task in the worker; every service turns healthy; down leaves nothing', async () => {
+test('compose up migrates once, serves the API and the web page and runs a task in the worker; every service turns healthy; down leaves nothing', async () => {
   await compose('up', '-d');
   const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
   await until('the API answers', 60_000, async () => ((await fetch(`${apiUrl}/readyz`)).status === 200 ? true : undefined));
@@ -96,6 +96,14 @@ test('compose up migrates once, serves the API and runs a task in the worker; ev
   assert.equal(response.status, 200, JSON.stringify(task));
   assert.equal(task['status'], 'succeeded', JSON.stringify(task));
   assert.equal(task['output'], 3);
+  // The web page from the image's compiled dist/ (no type stripping there).
+  const page = await fetch(`${apiUrl}/ui`);
+  assert.equal(page.status, 200);
+  const main = /src="([^"]+\.js)"/.exec(await page.text())?.[1];
+  assert.ok(main !== undefined, 'the page loads a compiled .js module');
+  const module = await fetch(`${apiUrl}${main}`);
+  assert.equal(module.status, 200);
+  assert.match(module.headers.get('content-type') ?? '', /^text\/javascript/);
   const anonymous = await fetch(`${apiUrl}/tasks`);
   assert.equal(anonymous.status, 401, 'the runners file compose mounts has a key, which every request needs');
 
