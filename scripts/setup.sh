@@ -40,7 +40,13 @@ ensure_node() {
   fi
   if ! node_ok; then
     log "installing Node 24 into .tools/ (found $(node --version 2>/dev/null || echo none))"
-    npm install --silent --no-audit --no-fund --prefix "$berth_root/.tools" node@24 >/dev/null
+    # Quiet when it works; npm's own error lines when it does not (a registry refused, a proxy's certificate).
+    local out; out="$(mktemp)"
+    if ! npm install --no-audit --no-fund --prefix "$berth_root/.tools" node@24 >"$out" 2>&1; then
+      grep -E '^npm (error|ERR!)' "$out" | head -n 5 >&2; rm -f "$out"
+      log "could not install Node 24 with npm (above: why)"; return 1
+    fi
+    rm -f "$out"
     export PATH="$berth_root/.tools/node_modules/.bin:$PATH"
   fi
   node_ok || { log "could not get Node >= 22.18"; return 1; }
