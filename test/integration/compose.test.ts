@@ -127,3 +127,17 @@ test('compose up migrates once, serves the API and the web page and runs a task 
   const { stdout: left } = await run('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], { env });
   assert.equal(left.trim(), '', 'down removes every container of the project');
 });
+
+test('built with EMBEDDED_POSTGRES=1, the image starts its own PostgreSQL as its non-root user, in the volume /var/lib/berth', async () => {
+  const image = 'berth:embedded-test';
+  await run('docker', ['build', '-q', '--network', 'host', '--build-arg', 'BASE=berth/node:24', '--build-arg', 'EMBEDDED_POSTGRES=1', '-t', image, '.'], {
+    cwd: ROOT, env: { ...process.env, DOCKER_HOST: DOCKER.dockerHost }, maxBuffer: 16 * 1024 * 1024,
+  });
+  // migrate: starts the embedded database, applies every migration, stops it, exits 0.
+  const { stdout, stderr } = await run('docker', [
+    'run', '--rm', '--network', 'none', '-e', `BERTH_EMBEDDED_PG_PORT=${await freePort()}`, image, 'migrate',
+  ], { env: { ...process.env, DOCKER_HOST: DOCKER.dockerHost } });
+  const lines = `${stdout}${stderr}`.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.ok(lines.some((line) => line['msg'] === 'database migrated'), `${stdout}${stderr}`);
+  assert.ok(lines.some((line) => String(line['clusterDir'] ?? '').startsWith('/var/lib/berth/')), 'the data is kept in the volume');
+});
