@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { spawnBerth } from './berth-process.ts';
+import { spawnBerth, type BerthProcess } from './berth-process.ts';
 import { createTestDatabase } from './database.ts';
 import type { TestEngine } from './engines.ts';
+import { freePort } from './private-postgres.ts';
 
 const CLIENT_RUNNERS = fileURLToPath(new URL('../fixtures/client-runners.yaml', import.meta.url));
 
@@ -17,6 +18,8 @@ export interface ClientBerth {
   readonly adminKey: string;
   /** Scope tasks:read only. */
   readonly readerKey: string;
+  /** Stops Berth (which must exit 0) and starts it again on the same database and port. */
+  restart(): Promise<void>;
   /** Stops Berth (which must exit 0) and drops its database. */
   close(): Promise<void>;
 }
@@ -25,16 +28,29 @@ export async function startClientBerth(engine: TestEngine): Promise<ClientBerth>
   const adminKey = `berth_admin_${randomBytes(12).toString('hex')}`;
   const readerKey = `berth_reader_${randomBytes(12).toString('hex')}`;
   const database = await createTestDatabase();
-  const berth = spawnBerth(['start', '--config', CLIENT_RUNNERS], {
-    DATABASE_URL: database.url, DOCKER_HOST: engine.dockerHost, PORT: '0', BERTH_INSTANCE: database.name,
-    KEY_ADMIN: adminKey, KEY_READER: readerKey,
-  });
-  const url = String((await berth.waitForLog('berth is listening'))['url']);
+  // A port of its own rather than 0, so a restarted Berth answers where the clients already look.
+  const port = await freePort();
+  const start = async (): Promise<BerthProcess> => {
+    const berth = spawnBerth(['start', '--config', CLIENT_RUNNERS], {
+      DATABASE_URL: database.url, DOCKER_HOST: engine.dockerHost, PORT: String(port), BERTH_INSTANCE: database.name,
+      KEY_ADMIN: adminKey, KEY_READER: readerKey,
+    });
+    await berth.waitForLog('berth is listening');
+    return berth;
+  };
+  const stop = async (berth: BerthProcess): Promise<void> => {
+    const code = await berth.stop('SIGTERM');
+    assert.equal(code, 0, `berth must exit 0 on SIGTERM; output:\n${berth.output()}`);
+  };
+  let berth = await start();
   return {
-    url, adminKey, readerKey,
+    url: `http://127.0.0.1:${port}`, adminKey, readerKey,
+    async restart() {
+      await stop(berth);
+      berth = await start();
+    },
     async close() {
-      const code = await berth.stop('SIGTERM');
-      assert.equal(code, 0, `berth must exit 0 on SIGTERM; output:\n${berth.output()}`);
+      await stop(berth);
       await database.drop();
     },
   };

@@ -136,7 +136,7 @@ for (const engine of testEngines()) {
         assert.match(attempts!, /^\d+$/);
       }
       const runners = (await berth(['runners'], env)).stdout.trimEnd().split('\n').map((line) => line.split('\t')[0]);
-      assert.deepEqual(runners.sort(), ['chatty', 'echo', 'fail', 'sleeper', 'validated']);
+      assert.deepEqual(runners.sort(), ['chatty', 'echo', 'fail', 'nap', 'sleeper', 'validated']);
       const schedules = (await berth(['schedules'], env)).stdout;
       assert.match(schedules, /^yearly\t0 0 1 1 \*\tUTC\trunner echo\tactive\t\d{4}-01-01T00:00:00\.000Z\t/);
     });

@@ -150,7 +150,7 @@ for (const engine of testEngines()) {
 
     test('runners and schedules: list, get, pause, resume, trigger', async () => {
       const runners = await client.runners.list();
-      assert.deepEqual(runners.map((runner) => runner.name).sort(), ['chatty', 'echo', 'fail', 'sleeper', 'validated']);
+      assert.deepEqual(runners.map((runner) => runner.name).sort(), ['chatty', 'echo', 'fail', 'nap', 'sleeper', 'validated']);
       assert.equal((await client.runners.get('sleeper')).name, 'sleeper');
       assert.equal((await rejection(client.runners.get('nope'))).code, 'RUNNER_NOT_FOUND');
 
