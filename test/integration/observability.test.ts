@@ -298,5 +298,15 @@ for (const engineUnderTest of testEngines()) {
       assert.equal(ours?.['reqId'], requestId, 'the submission\'s log line carries the request id and the task id');
       await waitForFinal(api, String(task['id']));
     });
+
+    test('GET /healthz (a container health check, every few seconds) writes no request log lines; other requests do', async () => {
+      for (let i = 0; i < 3; i += 1) assert.equal((await fetch(`${api}/healthz`)).status, 200);
+      // A request logged after them: once its line is there, theirs would be too.
+      const marker = await fetch(`${api}/readyz`);
+      const requestId = marker.headers.get('x-request-id');
+      await eventually('the marker\'s log line', async () => berth.output().includes(`"reqId":"${requestId}"`), (seen) => seen);
+      const health = berth.output().split('\n').filter((line) => line.includes('"url":"/healthz"'));
+      assert.deepEqual(health, [], 'no request line for /healthz');
+    });
   });
 }

@@ -9,6 +9,9 @@ const Status = Type.Object({ status: Type.String() }, { additionalProperties: fa
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ readiness: ReadinessCheck }> = async (app, { readiness }) => {
   app.get('/healthz', {
+    // Probed every few seconds (the image's HEALTHCHECK, a load balancer): two request lines each
+    // time would drown the log. A failure here is no request's fault, so warn is loud enough.
+    logLevel: 'warn',
     config: { scope: 'public' },
     schema: { tags: ['health'], summary: 'Liveness', response: { 200: Status } },
   }, async () => ({ status: 'ok' }));
