@@ -1,6 +1,6 @@
 /**
- * #/schedules: each schedule's clock, its next ticks and its last one (with what it started), and
- * Pause or Resume (which need an admin key), refreshed every few seconds.
+ * #/schedules: each schedule's clock, its next ticks and its last one (with what it started),
+ * Pause or Resume, and Trigger now (all three need an admin key), refreshed every few seconds.
  */
 import type { Schedule } from '../client/index.ts';
 import { button, el, hrefOf, statusBadge, table, timeText, type Child } from './dom.ts';
@@ -28,9 +28,17 @@ function row(context: ViewContext, schedule: Schedule, refresh: () => Promise<vo
     schedule.runner !== null ? `task of ${schedule.runner}` : `run of ${schedule.workflow ?? '?'}`,
     el('span', {}, ...schedule.nextTicks.slice(0, 3).flatMap((tick, index) => [index === 0 ? '' : el('br'), tick.local])),
     lastTick(schedule),
-    schedule.paused
-      ? button('Resume', () => toggle(schedules.resume(schedule.name, { signal: context.signal })), { 'data-resume': schedule.name })
-      : button('Pause', () => toggle(schedules.pause(schedule.name, { signal: context.signal })), { 'data-pause': schedule.name }),
+    el('span', { class: 'actions' },
+      schedule.paused
+        ? button('Resume', () => toggle(schedules.resume(schedule.name, { signal: context.signal })), { 'data-resume': schedule.name })
+        : button('Pause', () => toggle(schedules.pause(schedule.name, { signal: context.signal })), { 'data-pause': schedule.name }),
+      // One run now, outside the clock; then to what it started.
+      button('Trigger now', () => {
+        schedules.trigger(schedule.name, { signal: context.signal }).then((started) => {
+          if (started.taskId !== null) context.navigate(hrefOf('tasks', started.taskId));
+          else if (started.workflowId !== null) context.navigate(hrefOf('runs', started.workflowId));
+        }, (error: unknown) => context.report(error));
+      }, { 'data-trigger': schedule.name })),
   ];
 }
 

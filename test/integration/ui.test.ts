@@ -2,7 +2,8 @@
  * The web page at /ui in a real browser (Debian's Chromium driven by playwright-core) against a
  * real Berth (`berth start` on the first engine under test, test/fixtures/client-runners.yaml):
  * keys and their 401 and 403, a runner's form, a log followed as it is written, Run again, Cancel,
- * a failed workflow run's graph and its Retry, the tasks list and its filter, schedules' Pause.
+ * a failed workflow run's graph and its Retry, the tasks list and its filter, schedules' Pause and
+ * Trigger now.
  * Every wait is on something the page shows, never a fixed sleep.
  *
  * BERTH_UI_SCREENSHOTS=docs/screenshots writes the main pages' screenshots there (committed);
@@ -176,6 +177,11 @@ test('the web page: keys, a runner\'s form, a live log, run again, cancel, a fai
   await page.locator('button[data-resume="yearly"]').click();
   await page.locator('button[data-pause="yearly"]').waitFor();
   assert.equal((await sdk.schedules.get('yearly')).paused, false);
+  // Trigger now: one run outside the clock, and the page goes to the task it started.
+  await page.locator('button[data-trigger="yearly"]').click();
+  await page.locator('main[data-route^="#/tasks/"]').waitFor();
+  await waitForStatus(page, '#task-status', 'succeeded');
+  assert.deepEqual(JSON.parse(await page.locator('#task-output').innerText()), { from: 'yearly' });
 
   assert.deepEqual(pageErrors, []);
   await page.close();
