@@ -5,7 +5,10 @@
  * written into these strings.
  */
 
-/** The page, loading `entry` (an absolute path under /ui/modules/) as its one script. */
+/**
+ * The page, loading `entry` (a path relative to /ui/) as its one script. Relative links, so that
+ * the page also works behind a reverse proxy that serves Berth under a path prefix.
+ */
 export function uiPage(entry: string): string {
   return `<!doctype html>
 <html lang="en">
@@ -13,7 +16,7 @@ export function uiPage(entry: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Berth</title>
-<link rel="stylesheet" href="/ui/page.css">
+<link rel="stylesheet" href="page.css">
 <script type="module" src="${entry}"></script>
 </head>
 <body>

@@ -101,7 +101,7 @@ test('compose up migrates once, serves the API and the web page and runs a task 
   assert.equal(page.status, 200);
   const main = /src="([^"]+\.js)"/.exec(await page.text())?.[1];
   assert.ok(main !== undefined, 'the page loads a compiled .js module');
-  const module = await fetch(`${apiUrl}${main}`);
+  const module = await fetch(new URL(main, page.url));
   assert.equal(module.status, 200);
   assert.match(module.headers.get('content-type') ?? '', /^text\/javascript/);
   const anonymous = await fetch(`${apiUrl}/tasks`);

@@ -188,12 +188,16 @@ test('the web page: keys, a runner\'s form, a live log, run again, cancel, a fai
 });
 
 test('the page and its modules: no key needed, a strict policy, .js and .ts alike, ETags, nothing outside the allow-list', async () => {
-  const pageAnswer = await fetch(`${berth.url}/ui`);
+  const bare = await fetch(`${berth.url}/ui`, { redirect: 'manual' });
+  assert.equal(bare.status, 301);
+  assert.equal(bare.headers.get('location'), 'ui/', 'relative, so that a proxy\'s path prefix is kept');
+  const pageAnswer = await fetch(`${berth.url}/ui/`);
   assert.equal(pageAnswer.status, 200);
   assert.match(pageAnswer.headers.get('content-type') ?? '', /^text\/html/);
   assert.match(pageAnswer.headers.get('content-security-policy') ?? '', /script-src 'self'/);
-  assert.match(await pageAnswer.text(), /<script type="module" src="\/ui\/modules\/ui\/main\.ts">/);
-  assert.equal((await fetch(`${berth.url}/ui/`)).status, 200);
+  const html = await pageAnswer.text();
+  assert.match(html, /<script type="module" src="modules\/ui\/main\.ts">/);
+  assert.match(html, /<link rel="stylesheet" href="page\.css">/);
 
   for (const module of ['ui/main.ts', 'ui/main.js', 'client/index.js', 'tasks/task-status.ts']) {
     const answer = await fetch(`${berth.url}/ui/modules/${module}`);

@@ -63,9 +63,10 @@ export const uiRoutes: FastifyPluginAsync = async (app) => {
   const route = { config: { scope: 'public' as const }, schema: { hide: true } };
   const page = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     reply.header('content-security-policy', PAGE_POLICY).header('referrer-policy', 'no-referrer');
-    return sendCached(request, reply, 'text/html; charset=utf-8', uiPage(`/ui/modules/ui/main${EXTENSION}`));
+    return sendCached(request, reply, 'text/html; charset=utf-8', uiPage(`modules/ui/main${EXTENSION}`));
   };
-  app.get('/ui', route, page);
+  // The page is /ui/ (its links are relative to it); `ui/` resolves against /ui, or /prefix/ui behind a proxy.
+  app.get('/ui', route, async (_request, reply) => reply.redirect('ui/', 301));
   app.get('/ui/', route, page);
   app.get('/ui/page.css', route, async (request, reply) => sendCached(request, reply, 'text/css; charset=utf-8', UI_CSS));
   app.get('/ui/modules/*', route, async (request, reply) => {
