@@ -1,25 +1,51 @@
 /**
- * #/runs: the newest workflow runs, refreshed every few seconds; #/runs/<id>: one run, its steps
+ * #/runs: the workflow runs, 50 a page from the newest, filtered by status and workflow (each run's
+ * workflow links to its filter), refreshed every few seconds; #/runs/<id>: one run, its steps
  * drawn as a graph (run-graph.ts) and listed, with Cancel while it runs and Retry once it failed.
  */
 import { isFinalRun, type WorkflowRun } from '../client/index.ts';
 import { button, el, fields, jsonText, link, present, shortId, statusBadge, table, timeText } from './dom.ts';
+import { pager } from './paging.ts';
 import { runGraph } from './run-graph.ts';
 import { repeat, type ViewContext } from './view.ts';
 
 const LIST_REFRESH_MS = 3_000;
 const RUN_REFRESH_MS = 1_500;
 
+const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+
 export async function runsPage(context: ViewContext): Promise<void> {
+  const { query } = context;
+  const status = query.get('status') ?? '';
+  const workflow = query.get('workflow') ?? '';
+  const cursor = query.get('cursor') ?? '';
+  const statusSelect = el('select', { id: 'filter-run-status' }, el('option', { value: '' }, 'any status'),
+    ...RUN_STATUSES.map((value) => el('option', { value }, value)));
+  statusSelect.value = status;
+  statusSelect.addEventListener('change', () => {
+    const next = new URLSearchParams();
+    if (statusSelect.value !== '') next.set('status', statusSelect.value);
+    if (workflow !== '') next.set('workflow', workflow);
+    context.navigate(`#/runs${next.size === 0 ? '' : `?${next.toString()}`}`);
+  });
   const list = el('div', { id: 'runs-list' }, el('p', { class: 'muted' }, 'Loading…'));
-  context.root.replaceChildren(el('h1', {}, 'Workflow runs'), list);
+  context.root.replaceChildren(el('h1', {}, 'Workflow runs'),
+    el('div', { class: 'filters' }, el('label', {}, 'Status ', statusSelect),
+      workflow === '' ? null : el('span', {}, `of workflow ${workflow} `, el('a', { href: '#/runs' }, '(all)'))),
+    list);
   await repeat(context, LIST_REFRESH_MS, async () => {
-    const page = await context.client.workflows.listPage({ limit: 50 }, { signal: context.signal });
+    const page = await context.client.workflows.listPage({
+      limit: 50, ...(status === '' ? {} : { status: status as (typeof RUN_STATUSES)[number] }),
+      ...(workflow === '' ? {} : { workflow }), ...(cursor === '' ? {} : { cursor }),
+    }, { signal: context.signal });
     list.replaceChildren(page.items.length === 0 ? el('p', { class: 'muted' }, 'No workflow runs.')
       : table(['Run', 'Workflow', 'Status', 'Created', 'Finished', 'Failed step'], page.items.map((run) => [
         link(el('span', { class: 'mono', title: run.id }, shortId(run.id)), 'runs', run.id),
-        run.workflow, statusBadge(run.status), timeText(run.createdAt), timeText(run.finishedAt), run.error?.step ?? '',
+        el('a', { href: `#/runs?${new URLSearchParams({ workflow: run.workflow }).toString()}` }, run.workflow),
+        statusBadge(run.status), timeText(run.createdAt), timeText(run.finishedAt), run.error?.step ?? '',
       ]), { class: 'runs' }));
+    const links = pager('runs', query, page.nextCursor);
+    if (links !== null) list.append(links);
   });
 }
 

@@ -1,10 +1,12 @@
 /**
- * #/tasks: the newest tasks (one page of 50), filtered by runner and status (and, from a workflow
- * run's graph, by run), refreshed every few seconds. Each row links to its task.
+ * #/tasks: the tasks, 50 a page from the newest (older pages by the API's cursor), filtered by
+ * runner and status (and, from a workflow run's graph, by run), refreshed every few seconds. Each
+ * row links to its task. A filter changed starts again from the newest.
  */
 import type { TaskListItem } from '../client/index.ts';
 import { TASK_STATUSES } from '../tasks/task-status.ts';
 import { el, link, shortId, statusBadge, table, timeText } from './dom.ts';
+import { pager } from './paging.ts';
 import { repeat, type ViewContext } from './view.ts';
 
 const REFRESH_MS = 3_000;
@@ -14,6 +16,7 @@ export async function tasksPage(context: ViewContext): Promise<void> {
   const runner = query.get('runner') ?? '';
   const status = query.get('status') ?? '';
   const workflowId = query.get('workflowId') ?? '';
+  const cursor = query.get('cursor') ?? '';
 
   const runnerSelect = select('filter-runner', 'any runner', runner === '' ? [] : [runner], runner);
   const statusSelect = select('filter-status', 'any status', TASK_STATUSES, status);
@@ -45,10 +48,11 @@ export async function tasksPage(context: ViewContext): Promise<void> {
   await repeat(context, REFRESH_MS, async () => {
     const page = await client.tasks.listPage({
       limit: 50, ...(runner === '' ? {} : { runner }), ...(status === '' ? {} : { status: status as TaskListItem['status'] }),
-      ...(workflowId === '' ? {} : { workflowId }),
+      ...(workflowId === '' ? {} : { workflowId }), ...(cursor === '' ? {} : { cursor }),
     }, { signal: context.signal });
     list.replaceChildren(page.items.length === 0 ? el('p', { class: 'muted' }, 'No tasks.') : tasksTable(page.items));
-    if (page.nextCursor !== null) list.append(el('p', { class: 'muted' }, 'Only the newest 50 are shown: filter to see others.'));
+    const links = pager('tasks', query, page.nextCursor);
+    if (links !== null) list.append(links);
     updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
   });
 }

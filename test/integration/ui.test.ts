@@ -156,6 +156,11 @@ test('the web page: keys, a runner\'s form, a live log, run again, cancel, a fai
   await open(page, '#/runs', 'Workflow runs');
   await page.locator(`#runs-list a[href="#/runs/${pair.id}"]`).waitFor();
   await page.locator(`#runs-list a[href="#/runs/${run.id}"]`).waitFor();
+  // The status filter narrows the runs to the failed one.
+  await page.locator('#filter-run-status').selectOption('failed');
+  await page.locator('main[data-route="#/runs?status=failed"]').waitFor();
+  await page.locator(`#runs-list a[href="#/runs/${run.id}"]`).waitFor();
+  assert.equal(await page.locator(`#runs-list a[href="#/runs/${pair.id}"]`).count(), 0);
 
   // The tasks list, newest first, each row a link; the runner filter narrows it.
   await open(page, '#/tasks', 'Tasks');
@@ -168,6 +173,18 @@ test('the web page: keys, a runner\'s form, a live log, run again, cancel, a fai
   await page.locator('main[data-route="#/tasks?runner=chatty"]').waitFor();
   await page.locator(`#tasks-list a[href="#/tasks/${chatty}"]`).waitFor();
   assert.equal(await page.locator(`#tasks-list a[href="#/tasks/${sleeper}"]`).count(), 0);
+  // Pages of 50: 51 tasks held back an hour (so no container runs) are 50, then Older → the last one.
+  const held = await sdk.tasks.submitBatch(Array.from({ length: 51 }, (_, i) => ({ runner: 'validated', input: { name: `n${i}` }, delay: 3600 })));
+  await open(page, '#/tasks?runner=validated', 'Tasks');
+  await page.locator(`#tasks-list a[href="#/tasks/${held[50]!.id}"]`).waitFor();
+  assert.equal(await page.locator('#tasks-list tbody tr').count(), 50);
+  await page.locator('#tasks-older').click();
+  await page.locator(`#tasks-list a[href="#/tasks/${held[0]!.id}"]`).waitFor();
+  assert.equal(await page.locator('#tasks-list tbody tr').count(), 1, 'the oldest on the second page');
+  assert.equal(await page.locator('#tasks-older').count(), 0);
+  await page.locator('#tasks-newest').click();
+  await page.locator(`#tasks-list a[href="#/tasks/${held[50]!.id}"]`).waitFor();
+  for (const task of held) await sdk.tasks.cancel(task.id);
 
   // Schedules: Pause, then Resume.
   await open(page, '#/schedules', 'Schedules');
