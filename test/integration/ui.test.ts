@@ -175,15 +175,18 @@ test('the web page: keys, a runner\'s form, a live log, run again, cancel, a fai
   assert.equal(await page.locator(`#tasks-list a[href="#/tasks/${sleeper}"]`).count(), 0);
   // Pages of 50: 51 tasks held back an hour (so no container runs) are 50, then Older → the last one.
   const held = await sdk.tasks.submitBatch(Array.from({ length: 51 }, (_, i) => ({ runner: 'validated', input: { name: `n${i}` }, delay: 3600 })));
+  // Which one is oldest is the API's order (one batch shares its creation time): ask it.
+  const first = await sdk.tasks.listPage({ runner: 'validated', limit: 50 });
+  const [oldest] = (await sdk.tasks.listPage({ runner: 'validated', limit: 50, cursor: first.nextCursor! })).items;
   await open(page, '#/tasks?runner=validated', 'Tasks');
-  await page.locator(`#tasks-list a[href="#/tasks/${held[50]!.id}"]`).waitFor();
+  await page.locator(`#tasks-list a[href="#/tasks/${first.items[0]!.id}"]`).waitFor();
   assert.equal(await page.locator('#tasks-list tbody tr').count(), 50);
   await page.locator('#tasks-older').click();
-  await page.locator(`#tasks-list a[href="#/tasks/${held[0]!.id}"]`).waitFor();
+  await page.locator(`#tasks-list a[href="#/tasks/${oldest!.id}"]`).waitFor();
   assert.equal(await page.locator('#tasks-list tbody tr').count(), 1, 'the oldest on the second page');
   assert.equal(await page.locator('#tasks-older').count(), 0);
   await page.locator('#tasks-newest').click();
-  await page.locator(`#tasks-list a[href="#/tasks/${held[50]!.id}"]`).waitFor();
+  await page.locator(`#tasks-list a[href="#/tasks/${first.items[0]!.id}"]`).waitFor();
   for (const task of held) await sdk.tasks.cancel(task.id);
 
   // Schedules: Pause, then Resume.
