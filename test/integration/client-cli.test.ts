@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { createClient, type BerthClient } from '../../src/client/index.ts';
 import { startClientBerth, type ClientBerth } from '../helpers/client-berth.ts';
 import { testEngines } from '../helpers/engines.ts';
+import { freePort } from '../helpers/private-postgres.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
@@ -202,12 +202,7 @@ for (const engine of testEngines()) {
       }
       assert.equal((await sdk.tasks.listPage({ limit: 500 })).items.length, before, 'no refused command queued a task');
 
-      const port = await new Promise<number>((resolve) => {
-        const probe = createServer().listen(0, '127.0.0.1', () => {
-          const { port: free } = probe.address() as { port: number };
-          probe.close(() => resolve(free));
-        });
-      });
+      const port = await freePort();
       const offline = await berth(['tasks'], { BERTH_URL: `http://127.0.0.1:${port}` });
       assert.deepEqual(offline, {
         code: 69, stdout: '', stderr: `berth: cannot reach Berth at http://127.0.0.1:${port} (ECONNREFUSED); is it running, and is BERTH_URL right?\n`,

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { createClient } from '../../src/client/index.ts';
 import { startClientBerth, type ClientBerth } from '../helpers/client-berth.ts';
 import { testEngines } from '../helpers/engines.ts';
+import { until } from '../helpers/wait.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
@@ -31,11 +32,10 @@ test('berth submit --wait outlasts a restart of Berth and prints the output', as
   // Restart once the task runs, so the client is waiting on it: the worker lets it finish while
   // the API is already gone.
   const sdk = createClient({ baseUrl: berth.url, apiKey: berth.adminKey });
-  for (let i = 0; i < 300; i += 1) {
+  await until('the nap task running', async () => {
     const [task] = (await sdk.tasks.listPage({ runner: 'nap', limit: 1 })).items;
-    if (task?.status === 'running') break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return task?.status === 'running' ? task : undefined;
+  });
   await berth.restart();
 
   assert.equal(await exited, 0, stderr);

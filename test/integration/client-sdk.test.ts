@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createClient, isBerthError, type BerthClient, type BerthError } from '../../src/client/index.ts';
 import { startClientBerth, type ClientBerth } from '../helpers/client-berth.ts';
 import { testEngines } from '../helpers/engines.ts';
+import { freePort } from '../helpers/private-postgres.ts';
+import { until } from '../helpers/wait.ts';
 
 /** The error `promise` rejects with, which must be a BerthError. */
 async function rejection(promise: Promise<unknown>): Promise<BerthError> {
@@ -20,15 +21,6 @@ async function rejection(promise: Promise<unknown>): Promise<BerthError> {
     return error;
   }
   assert.fail('expected the call to fail');
-}
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 for (const engine of testEngines()) {
@@ -88,11 +80,10 @@ for (const engine of testEngines()) {
     test('tasks.cancel stops a running task; a second cancel is TASK_FINISHED', async () => {
       const task = await client.tasks.submit('sleeper', null);
       // Cancel once it runs, so the container is really stopped (not just dequeued).
-      let seen = await client.tasks.get(task.id);
-      for (let i = 0; seen.status !== 'running' && i < 300; i += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        seen = await client.tasks.get(task.id);
-      }
+      const seen = await until('the sleeper running', async () => {
+        const now = await client.tasks.get(task.id);
+        return now.status === 'running' ? now : undefined;
+      });
       assert.equal(seen.status, 'running');
       await client.tasks.cancel(task.id);
       const cancelled = await client.tasks.wait(task.id, { timeout: 60 });
@@ -186,7 +177,7 @@ for (const engine of testEngines()) {
     });
 
     test('nothing listening is NETWORK_ERROR, after the retries a read is given', async () => {
-      const offline = createClient({ baseUrl: `http://127.0.0.1:${await closedPort()}`, apiKey: berth.adminKey, retries: 2, baseDelayMs: 1 });
+      const offline = createClient({ baseUrl: `http://127.0.0.1:${await freePort()}`, apiKey: berth.adminKey, retries: 2, baseDelayMs: 1 });
       const error = await rejection(offline.tasks.listPage());
       assert.equal(error.code, 'NETWORK_ERROR');
       assert.equal(error.statusCode, 0);

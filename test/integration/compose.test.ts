@@ -24,6 +24,7 @@ import { ensureNodeBaseImage } from '../../scripts/node-base-image.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/private-postgres.ts';
 import { testEngines } from '../helpers/engines.ts';
+import { until } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -40,16 +41,6 @@ const adminKey = `berth_${randomBytes(24).toString('base64url')}`;
 
 function compose(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run('docker-compose', ['-p', project, '-f', composeFile, ...args], { env, cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 before(async () => {
@@ -87,7 +78,7 @@ after(async () => {
 test('compose up migrates once, serves the API and the web page and runs a task in the worker; every service turns healthy; down leaves nothing', async () => {
   await compose('up', '-d');
   const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
-  await until('the API answers', 60_000, async () => ((await fetch(`${apiUrl}/readyz`)).status === 200 ? true : undefined));
+  await until('the API answers', async () => fetch(`${apiUrl}/readyz`).then((answer) => (answer.status === 200 ? true : undefined), () => undefined), 60_000, 500);
 
   const response = await fetch(`${apiUrl}/tasks`, {
     method: 'POST', headers: { ...headers, prefer: 'wait=60' }, body: JSON.stringify({ runner: 'wordcount', input: 'runs in compose' }),
@@ -117,10 +108,10 @@ test('compose up migrates once, serves the API and the web page and runs a task 
       return [service!, rest.join(' ')];
     }));
   };
-  const healthy = await until('api and worker healthy', 90_000, async () => {
+  const healthy = await until('api and worker healthy', async () => {
     const states = await state();
     return states['api']?.startsWith('running healthy') && states['worker']?.startsWith('running healthy') ? states : undefined;
-  });
+  }, 90_000, 500);
   assert.equal(healthy['migrate'], 'exited  0', 'migrate runs once and exits 0');
 
   await compose('down', '-v', '--timeout', '60');

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startApiStack, TEST_KEYS, type ApiStack } from '../helpers/stack.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 const AUTH_RUNNERS = fileURLToPath(new URL('../fixtures/auth-runners.yaml', import.meta.url));
-const CHROMIUM = process.env['BERTH_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
 
 let stack: ApiStack;
 let browser: Browser;
@@ -19,12 +19,7 @@ let url: string;
 before(async () => {
   stack = await startApiStack({ runnersFile: AUTH_RUNNERS, listenHost: '0.0.0.0' });
   url = await stack.app.listen({ port: 0, host: '127.0.0.1' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // The machine's network is closed: no background fetches, which would be refused by the dozen.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -14,12 +14,12 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createClient, type BerthClient } from '../../src/client/index.ts';
 import { startClientBerth, type ClientBerth } from '../helpers/client-berth.ts';
 import { testEngines } from '../helpers/engines.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
-const CHROMIUM = process.env['BERTH_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
 const SHOTS = process.env['BERTH_UI_SCREENSHOTS'] ?? mkdtempSync(path.join(tmpdir(), 'berth-ui-'));
 const TASK_HASH = /^#\/tasks\/[0-9a-f-]{36}$/;
 
@@ -32,11 +32,7 @@ before(async () => {
   berth = await startClientBerth(testEngines()[0]!);
   sdk = createClient({ baseUrl: berth.url, apiKey: berth.adminKey });
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
