@@ -20,7 +20,7 @@ export const TaskStatus = Type.Union(
 export type TaskStatus = Static<typeof TaskStatus>;
 
 /** A schema literal per value, keeping each value's type (so the union derives from the data). */
-function literals<const T extends readonly string[]>(values: T): { -readonly [K in keyof T]: TLiteral<T[K]> } {
+export function literals<const T extends readonly string[]>(values: T): { -readonly [K in keyof T]: TLiteral<T[K]> } {
   return values.map((value) => Type.Literal(value)) as { -readonly [K in keyof T]: TLiteral<T[K]> };
 }
 

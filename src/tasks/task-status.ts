@@ -16,6 +16,10 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const FINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
 
+/** A workflow run's statuses (workflow-progress.ts derives them from its steps'): running until every step is final. */
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
 export type TransitionName = 'submit' | 'claim' | 'settle' | 'interrupt' | 'reclaim' | 'cancel' | 'reject';
 
 export const TRANSITIONS: Readonly<Record<TransitionName, { readonly from: readonly TaskStatus[]; readonly to: readonly TaskStatus[] }>> = {

@@ -8,12 +8,13 @@
  *   visible at /tasks/{id} with their workflowId and stepId.
  */
 import { Type, type Static } from 'typebox';
-import { CallbackUrl, FULL_PAGE_BYTES, MAX_WAIT_SECONDS } from './task-schemas.ts';
+import { CallbackUrl, FULL_PAGE_BYTES, literals, MAX_WAIT_SECONDS } from './task-schemas.ts';
+import { RUN_STATUSES } from './task-status.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 
 export const RunStatus = Type.Union(
-  [Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')],
+  literals(RUN_STATUSES),
   { description: 'running until every step is final; then succeeded if every step nothing needs succeeded, else failed (or cancelled)' },
 );
 export type RunStatus = Static<typeof RunStatus>;
