@@ -45,6 +45,19 @@ export function hrefOf(...parts: string[]): string {
   return `#/${parts.map(encodeURIComponent).join('/')}`;
 }
 
+/** A list's route with its query: '#/<section>', then the parameters that are not empty (filters, a cursor). */
+export function listHref(section: string, query: Readonly<Record<string, string>>): string {
+  const params = new URLSearchParams(Object.entries(query).filter(([, value]) => value !== ''));
+  return `#/${section}${params.size === 0 ? '' : `?${params.toString()}`}`;
+}
+
+/** A filter's <select>: `anyLabel` for no filter (''), then the values; `current` selected. */
+export function select(id: string, anyLabel: string, values: readonly string[], current: string): HTMLSelectElement {
+  const element = el('select', { id }, el('option', { value: '' }, anyLabel), ...values.map((value) => el('option', { value }, value)));
+  element.value = current;
+  return element;
+}
+
 export function statusBadge(status: string): HTMLSpanElement {
   return el('span', { class: `status ${status}`, 'data-status': status }, status);
 }

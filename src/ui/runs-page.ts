@@ -4,7 +4,8 @@
  * drawn as a graph (run-graph.ts) and listed, with Cancel while it runs and Retry once it failed.
  */
 import { isFinalRun, type WorkflowRun } from '../client/index.ts';
-import { button, el, fields, jsonText, link, present, shortId, statusBadge, table, timeText } from './dom.ts';
+import { RUN_STATUSES, type RunStatus } from '../tasks/task-status.ts';
+import { button, el, fields, jsonText, link, listHref, present, select, shortId, statusBadge, table, timeText } from './dom.ts';
 import { pager } from './paging.ts';
 import { runGraph } from './run-graph.ts';
 import { repeat, type ViewContext } from './view.ts';
@@ -12,22 +13,13 @@ import { repeat, type ViewContext } from './view.ts';
 const LIST_REFRESH_MS = 3_000;
 const RUN_REFRESH_MS = 1_500;
 
-const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
-
 export async function runsPage(context: ViewContext): Promise<void> {
   const { query } = context;
   const status = query.get('status') ?? '';
   const workflow = query.get('workflow') ?? '';
   const cursor = query.get('cursor') ?? '';
-  const statusSelect = el('select', { id: 'filter-run-status' }, el('option', { value: '' }, 'any status'),
-    ...RUN_STATUSES.map((value) => el('option', { value }, value)));
-  statusSelect.value = status;
-  statusSelect.addEventListener('change', () => {
-    const next = new URLSearchParams();
-    if (statusSelect.value !== '') next.set('status', statusSelect.value);
-    if (workflow !== '') next.set('workflow', workflow);
-    context.navigate(`#/runs${next.size === 0 ? '' : `?${next.toString()}`}`);
-  });
+  const statusSelect = select('filter-run-status', 'any status', RUN_STATUSES, status);
+  statusSelect.addEventListener('change', () => context.navigate(listHref('runs', { status: statusSelect.value, workflow })));
   const list = el('div', { id: 'runs-list' }, el('p', { class: 'muted' }, 'Loading…'));
   context.root.replaceChildren(el('h1', {}, 'Workflow runs'),
     el('div', { class: 'filters' }, el('label', {}, 'Status ', statusSelect),
@@ -35,13 +27,13 @@ export async function runsPage(context: ViewContext): Promise<void> {
     list);
   await repeat(context, LIST_REFRESH_MS, async () => {
     const page = await context.client.workflows.listPage({
-      limit: 50, ...(status === '' ? {} : { status: status as (typeof RUN_STATUSES)[number] }),
+      limit: 50, ...(status === '' ? {} : { status: status as RunStatus }),
       ...(workflow === '' ? {} : { workflow }), ...(cursor === '' ? {} : { cursor }),
     }, { signal: context.signal });
     list.replaceChildren(page.items.length === 0 ? el('p', { class: 'muted' }, 'No workflow runs.')
       : table(['Run', 'Workflow', 'Status', 'Created', 'Finished', 'Failed step'], page.items.map((run) => [
         link(el('span', { class: 'mono', title: run.id }, shortId(run.id)), 'runs', run.id),
-        el('a', { href: `#/runs?${new URLSearchParams({ workflow: run.workflow }).toString()}` }, run.workflow),
+        el('a', { href: listHref('runs', { workflow: run.workflow }) }, run.workflow),
         statusBadge(run.status), timeText(run.createdAt), timeText(run.finishedAt), run.error?.step ?? '',
       ]), { class: 'runs' }));
     const links = pager('runs', query, page.nextCursor);

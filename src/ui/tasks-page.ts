@@ -5,7 +5,7 @@
  */
 import type { TaskListItem } from '../client/index.ts';
 import { TASK_STATUSES } from '../tasks/task-status.ts';
-import { el, link, shortId, statusBadge, table, timeText } from './dom.ts';
+import { el, link, listHref, select, shortId, statusBadge, table, timeText } from './dom.ts';
 import { pager } from './paging.ts';
 import { repeat, type ViewContext } from './view.ts';
 
@@ -20,13 +20,7 @@ export async function tasksPage(context: ViewContext): Promise<void> {
 
   const runnerSelect = select('filter-runner', 'any runner', runner === '' ? [] : [runner], runner);
   const statusSelect = select('filter-status', 'any status', TASK_STATUSES, status);
-  const apply = (): void => {
-    const next = new URLSearchParams();
-    if (runnerSelect.value !== '') next.set('runner', runnerSelect.value);
-    if (statusSelect.value !== '') next.set('status', statusSelect.value);
-    if (workflowId !== '') next.set('workflowId', workflowId);
-    context.navigate(`#/tasks${next.size === 0 ? '' : `?${next.toString()}`}`);
-  };
+  const apply = (): void => context.navigate(listHref('tasks', { runner: runnerSelect.value, status: statusSelect.value, workflowId }));
   runnerSelect.addEventListener('change', apply);
   statusSelect.addEventListener('change', apply);
 
@@ -55,12 +49,6 @@ export async function tasksPage(context: ViewContext): Promise<void> {
     if (links !== null) list.append(links);
     updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
   });
-}
-
-function select(id: string, anyLabel: string, values: readonly string[], current: string): HTMLSelectElement {
-  const element = el('select', { id }, el('option', { value: '' }, anyLabel), ...values.map((value) => el('option', { value }, value)));
-  element.value = current;
-  return element;
 }
 
 function tasksTable(items: readonly TaskListItem[]): HTMLTableElement {
