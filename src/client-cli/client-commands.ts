@@ -22,30 +22,33 @@ type Command = (context: CommandContext, invocation: ClientInvocation) => Promis
 const PROGRESS_SECONDS = 1;
 
 const COMMANDS: Readonly<Record<ClientCommand, Command>> = {
-  async submit({ client, terminal, inputs }, invocation) {
-    const input = await readInput(invocation.input, inputs);
+  async submit(context, invocation) {
+    const { client, terminal } = context;
+    const input = await readInput(invocation.input, context.inputs);
     const task = await client.tasks.submit(invocation.target!, input, {
       ...optional('priority', invocation.priority), ...optional('delay', invocation.delay),
       ...optional('startAfter', invocation.startAfter), ...optional('callbackUrl', invocation.callbackUrl),
       ...optional('idempotencyKey', invocation.idempotencyKey),
     });
     if (!invocation.wait) return printReceipt(terminal, invocation, 'task', task.id, task.status, task);
-    return reportTask(terminal, invocation, await waitForTask({ client, terminal, inputs }, invocation, task));
+    return reportTask(terminal, invocation, await waitForTask(context, invocation, task));
   },
 
-  async run({ client, terminal, inputs }, invocation) {
-    const input = await readInput(invocation.input, inputs);
+  async run(context, invocation) {
+    const { client, terminal } = context;
+    const input = await readInput(invocation.input, context.inputs);
     const run = await client.workflows.submit(invocation.target!, input, {
       ...optional('callbackUrl', invocation.callbackUrl), ...optional('idempotencyKey', invocation.idempotencyKey),
     });
     if (!invocation.wait) return printReceipt(terminal, invocation, 'run', run.id, run.status, run);
-    return reportRun(terminal, invocation, await waitForRun({ client, terminal, inputs }, invocation, run));
+    return reportRun(terminal, invocation, await waitForRun(context, invocation, run));
   },
 
-  async retry({ client, terminal, inputs }, invocation) {
+  async retry(context, invocation) {
+    const { client, terminal } = context;
     const run = await client.workflows.retry(invocation.target!);
     if (!invocation.wait) return printReceipt(terminal, invocation, 'run', run.id, run.status, run);
-    return reportRun(terminal, invocation, await waitForRun({ client, terminal, inputs }, invocation, run));
+    return reportRun(terminal, invocation, await waitForRun(context, invocation, run));
   },
 
   async status({ client, terminal }, invocation) {
