@@ -44,6 +44,12 @@ export function taskEventNotice(taskId: string, kind: TaskEventKind): { channel:
 }
 
 export interface TaskEvents {
+  /**
+   * Whether a 'final' event for the task came in the last RECENT_FINAL_MS. Lets a waiter that
+   * subscribes just after reading a task at its own commit skip re-reading it: an end between
+   * that commit and the subscription is remembered here.
+   */
+  endedRecently(taskId: string): boolean;
   /** Events for one task; 'resync' after a reconnect. Returns the unsubscribe function. */
   subscribe(taskId: string, listener: (kind: TaskEventKind | 'resync') => void): () => void;
   subscribeAll(listener: (taskId: string, kind: TaskEventKind) => void): () => void;
@@ -53,6 +59,10 @@ export interface TaskEvents {
   /** Stops reconnecting and ends the connection; no listener is called afterwards. */
   close(): Promise<void>;
 }
+
+/** How long, and for how many tasks at most, 'final' events are remembered (endedRecently). */
+const RECENT_FINAL_MS = 10_000;
+const RECENT_FINAL_MAX = 10_000;
 
 type TaskListener = (kind: TaskEventKind | 'resync') => void;
 type AllListener = (taskId: string, kind: TaskEventKind) => void;
@@ -78,6 +88,8 @@ export async function startTaskEvents(options: {
   const byTask = new Map<string, Entries<TaskListener>>();
   const allListeners: Entries<AllListener> = new Set();
   const resyncListeners: Entries<() => void> = new Set();
+  // Insertion order is arrival order, so the oldest entries are first: trimmed from the front.
+  const recentFinals = new Map<string, number>();
   let client: pg.Client | undefined;
   let connecting: Promise<void> | undefined;
   let connected = false;
@@ -106,8 +118,19 @@ export async function startTaskEvents(options: {
       return;
     }
     const event = kind as TaskEventKind;
+    if (event === 'final') rememberFinal(taskId);
     for (const { fn } of [...(byTask.get(taskId) ?? [])]) call('subscribe', () => fn(event));
     for (const { fn } of [...allListeners]) call('subscribeAll', () => fn(taskId, event));
+  }
+
+  function rememberFinal(taskId: string): void {
+    const now = Date.now();
+    recentFinals.delete(taskId);
+    recentFinals.set(taskId, now);
+    for (const [id, at] of recentFinals) {
+      if (recentFinals.size <= RECENT_FINAL_MAX && now - at <= RECENT_FINAL_MS) break;
+      recentFinals.delete(id);
+    }
   }
 
   function resync(): void {
@@ -192,6 +215,10 @@ export async function startTaskEvents(options: {
   await connect();
 
   return {
+    endedRecently(taskId) {
+      const at = recentFinals.get(taskId);
+      return at !== undefined && Date.now() - at <= RECENT_FINAL_MS;
+    },
     subscribe(taskId, listener) {
       const entries: Entries<TaskListener> = byTask.get(taskId) ?? new Set();
       byTask.set(taskId, entries);
@@ -213,6 +240,7 @@ export async function startTaskEvents(options: {
       clearTimeout(retryTimer);
       clearTimeout(heartbeatTimer);
       byTask.clear();
+      recentFinals.clear();
       allListeners.clear();
       resyncListeners.clear();
       const current = client;

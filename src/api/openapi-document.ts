@@ -12,7 +12,7 @@ const inert = (): never => {
 export async function buildOpenApiDocument(): Promise<unknown> {
   const app = await buildApp({
     tasks: { submitTask: inert, submitBatch: inert, getTask: inert, listTasks: inert, cancelTask: inert },
-    watch: { waitForTask: inert, waitFor: inert, readLogs: inert, followLogs: inert },
+    watch: { waitForTask: inert, waitForCommitted: inert, waitFor: inert, readLogs: inert, followLogs: inert },
     workflows: { submit: inert, get: inert, list: inert, cancel: inert, retry: inert },
     schedules: { sync: inert, tickDue: inert, list: inert, get: inert, pause: inert, resume: inert, trigger: inert },
     webhooks: { receive: inert },

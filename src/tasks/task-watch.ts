@@ -20,6 +20,11 @@ export interface TaskWatch {
   /** The task once it is final, or as it is when `waitMs` has passed (or the process shuts down). */
   waitForTask(id: string, waitMs: number, access?: Access): Promise<Task>;
   /**
+   * The same for a task this process has just committed and holds as committed (a submission
+   * with Prefer: wait): that copy stands in for the first read.
+   */
+  waitForCommitted(task: Task, waitMs: number): Promise<Task>;
+  /**
    * The same for anything whose end is announced as a 'final' event under `id` (a workflow run):
    * `load` reads it, `isDone` says whether it is final.
    */
@@ -64,15 +69,19 @@ export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown
     };
   }
 
-  async function waitFor<T>(id: string, waitMs: number, read: () => Promise<T>, isDone: (value: T) => boolean): Promise<T> {
+  /** `known`: the value as read at its own commit, taken instead of a first read unless it ended since. */
+  async function waitFor<T>(id: string, waitMs: number, read: () => Promise<T>, isDone: (value: T) => boolean, known?: T): Promise<T> {
     const deadline = Date.now() + waitMs;
     const watch = wakeOn(id, new Set(['final', 'resync']));
     try {
+      // Subscribed before this check: an end from the commit until now is either remembered or
+      // still to come, unless the connection is down (its events lost): then read.
+      let value = known !== undefined && events.connected && !events.endedRecently(id) ? known : await read();
       for (;;) {
-        const value = await read();
         const left = deadline - Date.now();
         if (isDone(value) || left <= 0 || shutdown.aborted) return value;
         await watch.next(left);
+        value = await read();
       }
     } finally {
       watch.unsubscribe();
@@ -81,6 +90,7 @@ export function createTaskWatch(deps: { pool: Pool; events: TaskEvents; shutdown
 
   return {
     waitForTask: (id, waitMs, access) => waitFor(id, waitMs, () => load(id, access), (task) => isFinal(task.status)),
+    waitForCommitted: (task, waitMs) => waitFor(task.id, waitMs, () => load(task.id), (current) => isFinal(current.status), task),
     waitFor,
 
     async readLogs(id, attempt, access) {

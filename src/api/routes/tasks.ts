@@ -41,7 +41,7 @@ function preferredWaitSeconds(prefer: string | undefined): number | undefined {
  */
 async function waitAfterCommit(watch: TaskWatch, task: Task, waitSeconds: number, log: FastifyBaseLogger): Promise<Task> {
   try {
-    return await watch.waitForTask(task.id, waitSeconds * 1000);
+    return await watch.waitForCommitted(task, waitSeconds * 1000);
   } catch (error) {
     log.warn({ err: error, taskId: task.id }, 'waiting for a submitted task failed; answering with the task as stored');
     return task;
