@@ -17,7 +17,7 @@ import { BENCH_CONNECTION, snapshot, usageBetween, type CpuUsage, type PidSource
 import type { BenchDatabase } from './database.ts';
 import type { EngineTarget } from './engine-target.ts';
 import type { BenchClient } from './http-client.ts';
-import { round, runLoad, taskInput } from './load.ts';
+import { round, runLoad, taskInput, warmUpTasks } from './load.ts';
 import { runRawChecked } from './raw-engine.ts';
 
 /** Runners of bench/berth.yaml: both run `cat`; the second allows 2 tasks at once. */
@@ -132,7 +132,7 @@ async function drainBerth(
 
 /** A few tasks on each path first, so neither pays for a cold engine, worker or API. */
 async function warmUp(deps: BacklogDeps, rows: pg.Client, concurrency: number, runner: string): Promise<void> {
-  const count = Math.max(3, concurrency * 2);
+  const count = warmUpTasks(concurrency);
   await runLoad(count, concurrency, (i) => runRawChecked(deps.target, taskInput(i)));
   await waitUntilFinal(rows, await submitBatch(deps.client, runner, count));
 }

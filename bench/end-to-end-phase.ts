@@ -14,7 +14,7 @@ import type { BenchDatabase } from './database.ts';
 import type { BerthChild } from './berth-process.ts';
 import type { EngineTarget } from './engine-target.ts';
 import { runTaskThroughBerth, type BenchClient, type BerthTaskTiming } from './http-client.ts';
-import { round, runLoad, summarise, taskInput, type LatencySummary } from './load.ts';
+import { round, runLoad, summarise, taskInput, warmUpTasks, type LatencySummary } from './load.ts';
 import { runRawChecked } from './raw-engine.ts';
 import { latencyBreakdown, type LatencyBreakdown } from './latency-breakdown.ts';
 
@@ -145,7 +145,7 @@ export async function runEndToEnd(deps: EndToEndDeps): Promise<EndToEndResult> {
 }
 
 async function warmUp(deps: EndToEndDeps, concurrency: number): Promise<void> {
-  const count = Math.max(3, concurrency * 2);
+  const count = warmUpTasks(concurrency);
   await runLoad(count, concurrency, (i) => runRawChecked(deps.target, taskInput(i)));
   await runLoad(count, concurrency, async (i) => { await runTaskThroughBerth(deps.client, taskInput(i)); });
 }

@@ -3,6 +3,15 @@
  * and summarise latencies. Nothing here knows what an operation is.
  */
 
+/**
+ * Tasks each path runs before a measured level. Berth's worker is started afresh for every level,
+ * and a deployed worker runs warm: measured cold, it would still be compiling its code (V8 tiers a
+ * function up after hundreds of calls). The raw path runs in this long-lived process.
+ */
+export function warmUpTasks(concurrency: number): number {
+  return Math.max(30, concurrency * 4);
+}
+
 export interface LoadRun {
   readonly count: number;
   readonly concurrency: number;
