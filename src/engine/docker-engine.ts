@@ -13,6 +13,7 @@
  * after a failed exit. Elsewhere (Podman) a second attach carries stdin. Which engine it is, is
  * asked once (GET /version).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import {
   EngineError,
@@ -254,18 +255,50 @@ async function startContainer(container: Docker.Container, call: EngineCall): Pr
  * The output stream can end a moment before the engine records the exit, so this waits first.
  * A wait in flight when the engine's API service dies never settles (seen with Podman), and the
  * attach stream then ends as if the program had: the engine watch (lease.gone) covers that.
+ * A wait can also be lost while the engine answers everything else: Podman registers a
+ * `next-exit` wait when it gets to it, so one handled after a fast program already exited waits
+ * for an exit that never comes (seen once in a few thousand runs). So once the output has ended
+ * and the wait has not answered within EXIT_WAIT_GRACE_MS, inspect says whether the container
+ * has stopped, and with what.
  */
 async function readExit(
   container: Docker.Container, call: EngineCall, exited: Promise<unknown>, lease: WatchLease,
 ): Promise<{ exitCode: number; oomKilled: boolean }> {
+  const answered = new AbortController();
   try {
-    const answer = await Promise.race([exited, lease.gone]) as { StatusCode?: unknown } | null;
-    if (answer?.StatusCode === 0) return { exitCode: 0, oomKilled: false };
-    const info = await call(`inspecting container ${container.id}`, (abortSignal) => container.inspect({ abortSignal }));
-    return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+    const answer = await Promise.race([
+      exited.then((wait) => ({ wait: wait as { StatusCode?: unknown } | null })),
+      lease.gone,
+      exitFromInspect(container, call, answered.signal).then((state) => ({ state })),
+    ]);
+    if ('state' in answer) return answer.state;
+    if (answer.wait?.StatusCode === 0) return { exitCode: 0, oomKilled: false };
+    return await inspectExit(container, call);
   } catch (error) {
     throw toEngineError(error, 'engine_failure', `reading the exit status of container ${container.id}`);
+  } finally {
+    answered.abort(RUN_OVER);
   }
+}
+
+/** How long after the output ended the exit wait may take before inspect is asked instead, and how often then. */
+const EXIT_WAIT_GRACE_MS = 2_000;
+const EXIT_POLL_MS = 1_000;
+
+/** The exit as inspect reports it once the container has stopped; asked only after EXIT_WAIT_GRACE_MS, until `answered`. */
+async function exitFromInspect(container: Docker.Container, call: EngineCall, answered: AbortSignal): Promise<{ exitCode: number; oomKilled: boolean }> {
+  await sleep(EXIT_WAIT_GRACE_MS, undefined, { signal: answered });
+  for (;;) {
+    const info = await call(`inspecting container ${container.id}`, (abortSignal) => container.inspect({ abortSignal }));
+    // Started before this was asked, so anything but running means it ran and stopped (Podman may say 'stopped').
+    if (!info.State.Running) return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+    await sleep(EXIT_POLL_MS, undefined, { signal: answered });
+  }
+}
+
+async function inspectExit(container: Docker.Container, call: EngineCall): Promise<{ exitCode: number; oomKilled: boolean }> {
+  const info = await call(`inspecting container ${container.id}`, (abortSignal) => container.inspect({ abortSignal }));
+  return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
 }
 
 function engineErrorReason(error: unknown): EngineError['reason'] {

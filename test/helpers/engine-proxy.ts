@@ -4,7 +4,9 @@
  * each HTTP request (up to a connection's upgrade, after which the bytes are a raw stream).
  *
  * freeze() makes it behave like a hung daemon: connections are still accepted (new ones too), but
- * nothing more is read from or passed to either side until thaw(). Test code only.
+ * nothing more is read from or passed to either side until thaw(). swallow() makes it lose some
+ * requests while answering the rest: one that matches never reaches the engine, and nothing more
+ * passes on its connection. Test code only.
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -20,12 +22,16 @@ export interface EngineProxy {
   clearRequests(): void;
   freeze(): void;
   thaw(): void;
+  /** Requests whose "METHOD /url" matches from now on are never passed on (nor answered). */
+  swallow(match: RegExp): void;
   close(): Promise<void>;
 }
 
 interface Pair {
   readonly client: net.Socket;
   readonly engine: net.Socket;
+  /** A request on it was swallowed: nothing more is passed on. */
+  lost: boolean;
 }
 
 export async function startEngineProxy(engineSocketPath: string): Promise<EngineProxy> {
@@ -33,16 +39,20 @@ export async function startEngineProxy(engineSocketPath: string): Promise<Engine
   const seen: string[] = [];
   const pairs = new Set<Pair>();
   let frozen = false;
+  let swallowed: RegExp | undefined;
 
   // Half-open both ways: an attach's client half-closes (its stdin's EOF) and reads on.
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     const engine = net.connect({ path: engineSocketPath, allowHalfOpen: true });
-    const pair = { client, engine };
+    const pair: Pair = { client, engine, lost: false };
     pairs.add(pair);
-    const parse = requestLineParser((line) => seen.push(line));
+    const parse = requestLineParser((line) => {
+      seen.push(line);
+      if (swallowed?.test(line) === true) pair.lost = true;
+    });
     client.on('data', (chunk: Buffer) => {
       parse(chunk);
-      engine.write(chunk);
+      if (!pair.lost) engine.write(chunk);
     });
     engine.on('data', (chunk: Buffer) => client.write(chunk));
     // Half-closes travel on (an attach's EOF is the client's half-close).
@@ -71,6 +81,9 @@ export async function startEngineProxy(engineSocketPath: string): Promise<Engine
     freeze() {
       frozen = true;
       for (const pair of pairs) pause(pair);
+    },
+    swallow(match) {
+      swallowed = match;
     },
     thaw() {
       frozen = false;

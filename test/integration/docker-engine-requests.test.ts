@@ -4,6 +4,7 @@
  * carrying stdin, stdout and stderr, wait, start, remove; on Podman a second attach for stdin (see
  * src/engine/container-streams.ts). The engine's kind is asked once per engine, and the create
  * request's URL carries no configuration (the task's environment stays out of request lines).
+ * And an exit wait the engine never answers (Podman can lose one) costs seconds, not the task's timeout.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -70,6 +71,25 @@ for (const { name, dockerHost } of testEngines()) {
         assert.deepEqual(shapes(proxy.requests(), [spec.name]), expected);
         assert.deepEqual(await direct.listContainers({ [TEST_CASE_LABEL]: spec.labels[TEST_CASE_LABEL]! }), []);
       }
+    });
+
+    test('an exit wait the engine never answers: the exit is read from inspect within seconds, not at the timeout', async (t) => {
+      const address = resolveEngineAddress(dockerHost);
+      assert.ok(address.kind === 'unix', 'the proxy needs the engine on a unix socket');
+      const lossy = await startEngineProxy(address.socketPath);
+      t.after(() => lossy.close());
+      lossy.swallow(/\/wait\?/);
+      const engine = createDockerEngine({ dockerHost: lossy.dockerHost });
+      const started = Date.now();
+      for (const [command, exitCode] of [[['cat'], 0], [['sh', '-c', 'cat; exit 3'], 3]] as const) {
+        const outcome = await engine.run(testSpec(FILE_ID, { command: [...command], stdin: Buffer.from('lost wait\n'), timeoutMs: 60_000 }));
+        assert.equal(outcome.timedOut, false);
+        assert.equal(outcome.exitCode, exitCode);
+        assert.equal(outcome.stdout.toString(), 'lost wait\n');
+      }
+      assert.ok(lossy.requests().some((line) => line.includes('/wait?')), 'no wait was sent, so none was lost');
+      // Two tasks of a 60 s timeout: without the fallback each would end only at its timeout.
+      assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
     });
 
     test('the create request\'s URL carries only the name: no environment in the request line', async () => {
