@@ -10,8 +10,8 @@
  * (engine-liveness.ts). The bounds are options, defaulting to DEFAULT_ENGINE_TIMEOUTS.
  *
  * Per task, on Docker: create, one attach, wait (asked before start), start, remove; inspect only
- * after a failed exit. Elsewhere (Podman) a second attach carries stdin. Which engine it is, is
- * asked once (GET /version).
+ * after a failed exit, or when the engine lost the wait (readExit). Elsewhere (Podman) a second
+ * attach carries stdin. Which engine it is, is asked once (GET /version).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
