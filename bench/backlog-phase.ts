@@ -78,6 +78,9 @@ const POLL_MS = 100;
 
 export async function runBacklog(deps: BacklogDeps): Promise<BacklogResult> {
   const rows = new pg.Client({ connectionString: deps.database.url, application_name: BENCH_CONNECTION });
+  // An interrupted run drops the database under this connection; its queries fail with the cause,
+  // and the event must not crash the process before the cleanup has removed the containers.
+  rows.on('error', () => undefined);
   await rows.connect();
   try {
     const levels: BacklogLevel[] = [];
