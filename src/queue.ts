@@ -54,6 +54,17 @@ export function createBoss(connectionString: string, role: BossRole): PgBoss {
   });
 }
 
+/**
+ * The channel pg-boss NOTIFYs when a job of a notify-enabled queue is created: its `notifyChannelSql`
+ * (plans.js, not exported), asked of PostgreSQL the way pg-boss asks it, since LISTEN takes no
+ * expression. A worker listens on it for its own job intake (task-consumer.ts); pg-boss's worker
+ * loop is not used for run jobs. Payload: the queue's name.
+ */
+export async function jobNoticeChannel(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ channel: string }>(`select ('pgboss_' || left(encode(sha224('pgboss'::bytea), 'hex'), 24)) as channel`);
+  return rows[0]!.channel;
+}
+
 /** Idempotent; run by every process at start so neither depends on the other having started. */
 export async function ensureQueues(boss: PgBoss): Promise<void> {
   await boss.createQueue(CALLBACK_QUEUE, { notify: true });

@@ -55,6 +55,8 @@ export interface TaskEvents {
   subscribeAll(listener: (taskId: string, kind: TaskEventKind) => void): () => void;
   /** Called after every reconnect, when events may have been missed. */
   onResync(listener: () => void): () => void;
+  /** Notifications on one of the other channels this connection was started to listen on (noticeChannels). */
+  onNotice(channel: string, listener: (payload: string | undefined) => void): () => void;
   readonly connected: boolean;
   /** Stops reconnecting and ends the connection; no listener is called afterwards. */
   close(): Promise<void>;
@@ -81,6 +83,8 @@ export async function startTaskEvents(options: {
   reconnectDelayMs?: { initial: number; max: number };
   /** How often the connection is probed and how long a probe (or LISTEN) may take. */
   heartbeatMs?: { interval: number; timeout: number };
+  /** Other channels to listen on, whose notifications carry no task (a worker's job wake-ups: queue.ts). */
+  noticeChannels?: readonly string[];
 }): Promise<TaskEvents> {
   const { connectionString, logger } = options;
   const delays = options.reconnectDelayMs ?? { initial: 100, max: 5_000 };
@@ -88,6 +92,11 @@ export async function startTaskEvents(options: {
   const byTask = new Map<string, Entries<TaskListener>>();
   const allListeners: Entries<AllListener> = new Set();
   const resyncListeners: Entries<() => void> = new Set();
+  const noticeListeners = new Map<string, Entries<(payload: string | undefined) => void>>();
+  for (const channel of options.noticeChannels ?? []) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a plain channel name: ${JSON.stringify(channel)}`);
+    noticeListeners.set(channel, new Set());
+  }
   // Insertion order is arrival order, so the oldest entries are first: trimmed from the front.
   const recentFinals = new Map<string, number>();
   let client: pg.Client | undefined;
@@ -183,11 +192,14 @@ export async function startTaskEvents(options: {
     next.on('error', (error) => lose(next, error));
     next.on('end', () => lose(next, new Error('task events connection ended')));
     next.on('notification', (message) => {
-      if (next === client && message.channel === TASK_EVENTS_CHANNEL) dispatch(message.payload);
+      if (next !== client) return;
+      if (message.channel === TASK_EVENTS_CHANNEL) dispatch(message.payload);
+      for (const { fn } of [...(noticeListeners.get(message.channel) ?? [])]) call('onNotice', () => fn(message.payload));
     });
     try {
       await next.connect();
       await next.query(`listen ${TASK_EVENTS_CHANNEL}`);
+      for (const channel of noticeListeners.keys()) await next.query(`listen ${channel}`);
     } catch (error) {
       if (closed) return; // close() took this client and ends it
       client = undefined;
@@ -230,6 +242,11 @@ export async function startTaskEvents(options: {
     },
     subscribeAll: (listener) => addEntry(allListeners, listener),
     onResync: (listener) => addEntry(resyncListeners, listener),
+    onNotice(channel, listener) {
+      const entries = noticeListeners.get(channel);
+      if (entries === undefined) throw new Error(`the events connection does not listen on ${channel}`);
+      return addEntry(entries, listener);
+    },
     get connected() {
       return connected;
     },
@@ -243,6 +260,7 @@ export async function startTaskEvents(options: {
       recentFinals.clear();
       allListeners.clear();
       resyncListeners.clear();
+      noticeListeners.clear();
       const current = client;
       client = undefined;
       await Promise.all([current?.end(), connecting?.catch(() => undefined)]);

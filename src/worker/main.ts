@@ -11,7 +11,7 @@ import { instanceLabel } from '../deployment.ts';
 import { createDockerEngine } from '../engine/docker-engine.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
-import { createBoss, createTaskQueue, ensureQueues } from '../queue.ts';
+import { createBoss, createTaskQueue, ensureQueues, jobNoticeChannel, RUN_TASK_QUEUE } from '../queue.ts';
 import { createReadinessCheck } from '../readiness.ts';
 import type { RunnersConfig } from '../runners/runner.ts';
 import { startTaskEvents } from '../task-events.ts';
@@ -47,7 +47,8 @@ export async function startWorkerProcess(options: {
   boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
   await boss.start();
   await ensureQueues(boss);
-  const events = await startTaskEvents({ connectionString: databaseUrl, logger });
+  const jobChannel = await jobNoticeChannel(pool);
+  const events = await startTaskEvents({ connectionString: databaseUrl, logger, noticeChannels: [jobChannel] });
   // No database figures here: the API reports them (metrics.ts), so they are not counted twice.
   const metrics = createMetrics({ runners: [...runners.runners.keys()] });
   const engine = createDockerEngine({ dockerHost: config.dockerHost, observer: metrics });
@@ -87,6 +88,14 @@ export async function startWorkerProcess(options: {
   const runTask = createRunTask({ pool, lifecycle, engine, runners, logger, logLimitBytes: config.logLimitBytes, instanceLabel: label });
   const consumer = await startTaskConsumer({
     boss, lifecycle, events, runTask, concurrency: config.workerConcurrency, heartbeatMs: config.leaseMs / 5, logger,
+    // A reconnect may have lost notifications: the intake asks the queue then too.
+    jobNotices: {
+      subscribe(listener) {
+        const stopNotices = events.onNotice(jobChannel, (queue) => { if (queue === RUN_TASK_QUEUE) listener(); });
+        const stopResyncs = events.onResync(listener);
+        return () => { stopNotices(); stopResyncs(); };
+      },
+    },
   });
   await startCallbackSender({
     boss, pool, settings: runners.callbacks, logger, observer: metrics, ...(options.lookup === undefined ? {} : { lookup: options.lookup }),

@@ -63,6 +63,15 @@ for (const engineUnderTest of testEngines()) {
       assert.equal(task['output'], `${JSON.stringify(input)}\n`);
     });
 
+    test('a task is picked up at once, woken by its job\'s NOTIFY, not by the 2 s poll', async () => {
+      // Each submitted when the worker is idle: polling alone would leave each waiting 1 s on average.
+      for (let i = 0; i < 5; i++) {
+        const task = await run('echo', { i });
+        const waitedMs = Date.parse(task['startedAt']) - Date.parse(task['createdAt']);
+        assert.ok(waitedMs < 1_000, `task ${i} waited ${waitedMs} ms for a worker`);
+      }
+    });
+
     test('non-zero exit → failed nonzero_exit with the exit code and stderr tail', async () => {
       const task = await run('fail');
       assert.equal(task['status'], 'failed');
