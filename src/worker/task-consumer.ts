@@ -104,12 +104,12 @@ export async function startTaskConsumer(deps: {
       claimed(taskId, attempt) {
         completeJob();
         if (entry.attempt !== undefined || taskId !== entry.taskId) {
-          // A hand-off: a new attempt of another task, with a signal of its own. One that a settle
-          // begun before the shutdown brought goes straight back to the queue.
+          // A hand-off: a new attempt of another task, with a signal of its own.
           entry.controller = new AbortController();
           entry.taskId = taskId;
-          if (stopping) entry.controller.abort(new AttemptStopped('shutdown', 'worker shutting down'));
         }
+        // Claimed after the stop began (a fetch or a settle in flight then brought it): straight back to the queue.
+        if (stopping) entry.controller.abort(new AttemptStopped('shutdown', 'worker shutting down'));
         entry.attempt = attempt;
         return entry.controller.signal;
       },
