@@ -273,7 +273,7 @@ async function readExit(
     ]);
     if ('state' in answer) return answer.state;
     if (answer.wait?.StatusCode === 0) return { exitCode: 0, oomKilled: false };
-    return await inspectExit(container, call);
+    return exitOf(await inspectState(container, call));
   } catch (error) {
     throw toEngineError(error, 'engine_failure', `reading the exit status of container ${container.id}`);
   } finally {
@@ -289,16 +289,19 @@ const EXIT_POLL_MS = 1_000;
 async function exitFromInspect(container: Docker.Container, call: EngineCall, answered: AbortSignal): Promise<{ exitCode: number; oomKilled: boolean }> {
   await sleep(EXIT_WAIT_GRACE_MS, undefined, { signal: answered });
   for (;;) {
-    const info = await call(`inspecting container ${container.id}`, (abortSignal) => container.inspect({ abortSignal }));
+    const state = await inspectState(container, call);
     // Started before this was asked, so anything but running means it ran and stopped (Podman may say 'stopped').
-    if (!info.State.Running) return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+    if (!state.Running) return exitOf(state);
     await sleep(EXIT_POLL_MS, undefined, { signal: answered });
   }
 }
 
-async function inspectExit(container: Docker.Container, call: EngineCall): Promise<{ exitCode: number; oomKilled: boolean }> {
-  const info = await call(`inspecting container ${container.id}`, (abortSignal) => container.inspect({ abortSignal }));
-  return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+async function inspectState(container: Docker.Container, call: EngineCall): Promise<Docker.ContainerInspectInfo['State']> {
+  return (await call(`inspecting container ${container.id}`, (abortSignal) => container.inspect({ abortSignal }))).State;
+}
+
+function exitOf(state: Docker.ContainerInspectInfo['State']): { exitCode: number; oomKilled: boolean } {
+  return { exitCode: state.ExitCode, oomKilled: state.OOMKilled };
 }
 
 function engineErrorReason(error: unknown): EngineError['reason'] {
